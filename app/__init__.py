@@ -1,0 +1,102 @@
+"""Floorline: shop-floor operations. create_app() builds the Flask app."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import INSTANCE_DIR, Config
+
+from .extensions import csrf, db, login_manager, migrate, sock
+
+BLUEPRINTS = ("auth", "machines", "dashboard", "ops")
+
+
+def create_app(config=Config):
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
+                                x_proto=1, x_host=1)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_templating(app)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _init_extensions(app):
+    from .blueprints.auth.access import enforce_first_login
+    from .blueprints.auth.models import User
+    from .realtime import init_publishing
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    sock.init_app(app)
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(session_id):
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
+
+    app.before_request(enforce_first_login)
+    init_publishing()
+
+
+def _register_blueprints(app):
+    import importlib
+
+    from .blueprints.auth.cli import users_cli
+    from .demo import demo_cli
+
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f".blueprints.{name}", __name__)
+        app.register_blueprint(module.bp)
+    from .realtime import ws  # noqa: F401  (registers /ws on sock)
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+
+
+def _register_error_pages(app):
+    def page(status, template):
+        def handler(error):
+            return render_template(template, error=error), status
+        return handler
+
+    app.register_error_handler(403, page(403, "errors/403.html"))
+    app.register_error_handler(404, page(404, "errors/404.html"))
+    app.register_error_handler(405, page(405, "errors/405.html"))
+    app.register_error_handler(500, page(500, "errors/500.html"))
+    app.register_error_handler(CSRFError, page(400, "errors/csrf.html"))
+
+
+def _register_templating(app):
+    from .blueprints.auth import roles
+    from .htmx import dom_id
+    from .templating import format_datetime, nav_items, time_ago
+
+    app.jinja_env.globals.update(dom_id=dom_id, roles=roles, nav_items=nav_items)
+    app.jinja_env.filters.update(datetime=format_datetime, ago=time_ago)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def current_endpoint():
+        return {"endpoint": request.endpoint or ""}

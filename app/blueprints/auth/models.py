@@ -1,0 +1,78 @@
+from flask_login import UserMixin
+
+from app.extensions import db
+from app.models_base import TimestampMixin, utcnow
+
+from . import roles
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(64), nullable=False, unique=True)
+    password_hash = db.Column(db.String(256), nullable=False)
+    role = db.Column(db.String(32), nullable=False, index=True)
+    full_name = db.Column(db.String(120), nullable=False, default="")
+    employee_number = db.Column(db.String(32))
+    phone = db.Column(db.String(32))
+    shift = db.Column(db.String(16))
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    # Set for accounts made with a one-time password: the next login must replace it.
+    must_change_password = db.Column(db.Boolean, nullable=False, default=False)
+    profile_completed_at = db.Column(db.DateTime(timezone=True))
+    # Part of the session id: bumping it logs the user out everywhere (reset, deactivate).
+    session_version = db.Column(db.Integer, nullable=False, default=1)
+    last_login_at = db.Column(db.DateTime(timezone=True))
+    created_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))
+    created_by = db.relationship("User", remote_side=[id])
+
+    __table_args__ = (
+        db.UniqueConstraint("employee_number"),
+    )
+
+    def get_id(self):
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self):
+        return self.active
+
+    @property
+    def is_manager(self):
+        return self.role in roles.MANAGERS
+
+    @property
+    def is_admin(self):
+        return self.role == roles.ADMIN
+
+    @property
+    def is_machine_bound(self):
+        return self.role in roles.MACHINE_BOUND
+
+    @property
+    def role_label(self):
+        return roles.ROLE_LABELS.get(self.role, self.role)
+
+    @property
+    def display_name(self):
+        return self.full_name or self.username
+
+    @property
+    def needs_setup(self):
+        return self.must_change_password or self.profile_completed_at is None
+
+    def __repr__(self):
+        return f"<User {self.username} {self.role}>"
+
+
+class LoginAttempt(db.Model):
+    """Failed logins, counted per username and per address for throttling."""
+
+    __tablename__ = "login_attempts"
+
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(64), nullable=False, index=True)
+    address = db.Column(db.String(64), nullable=False, index=True)
+    attempted_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow,
+                             index=True)

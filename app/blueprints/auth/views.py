@@ -1,0 +1,340 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, make_response, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.blueprints.machines import services as machine_services
+from app.blueprints.machines.models import Line, Machine
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.forms import ConfirmForm, form_errors_to_fields
+from app.htmx import render_page
+
+from . import bp, roles, services
+from .access import managers_only
+from .forms import (
+    AssignmentForm,
+    ChangePasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    UserCreateForm,
+)
+from .models import User
+
+
+def _safe_next(target):
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
+        return target
+    return url_for("dashboard.home")
+
+
+def _no_store(response):
+    """Pages that show a password must not be kept by the browser or a proxy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- login -----------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data,
+                                         request.remote_addr or "unknown")
+        except (services.LoginThrottled, ValidationFailed) as exc:
+            user = None
+            form.form_errors.append(str(exc))
+        else:
+            if user is None:
+                form.form_errors.append("Wrong username or password.")
+        db.session.commit()
+        if user is not None:
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            return redirect(_safe_next(form.next.data))
+        status = 401 if not form.form_errors[0].startswith("Too many") else 429
+    elif form.is_submitted():
+        status = 422
+    return render_page("auth/login.html", status=status, form=form)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are logged out.", "info")
+        return redirect(url_for("auth.login"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return render_page("confirm.html", form=form, title="Log out?",
+                       message=f"You are logged in as {current_user.username}.",
+                       action=url_for("auth.logout"), cancel=url_for("dashboard.home"),
+                       button="Log out")
+
+
+# --- first login -----------------------------------------------------------------------------
+
+@bp.route("/welcome/password", methods=["GET", "POST"])
+@login_required
+def first_password():
+    if not current_user.must_change_password:
+        return redirect(url_for("auth.first_profile"))
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password(current_user, form.password.data)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash("Password set. Now tell us who you are.", "success")
+            return redirect(url_for("auth.first_profile"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/first_password.html", status=status, form=form)
+
+
+def _profile_form(user, obj=None):
+    form = ProfileForm(obj=obj)
+    form.lines.choices = [(ln.id, f"{ln.name} ({ln.code})") for ln in
+                          machine_services.lines_ordered()]
+    form.machines.choices = [(m.id, f"{m.code} {m.name}") for m in
+                             machine_services.machines_ordered()]
+    if request.method == "GET" and obj is not None:
+        form.lines.data = [ln.id for ln in user.lines]
+        form.machines.data = [m.id for m in user.machines]
+    return form
+
+
+def _asks_for_workplace(user):
+    """Operators whose manager set no line or machine choose theirs at first login."""
+    return user.is_machine_bound and not user.lines and not user.machines
+
+
+def _chosen(model, ids):
+    return [obj for obj in (db.session.get(model, i) for i in ids) if obj is not None]
+
+
+def _save_profile(form, user, with_workplace):
+    services.update_profile(
+        user, form.full_name.data, form.employee_number.data, form.phone.data,
+        form.shift.data,
+        lines=_chosen(Line, form.lines.data) if with_workplace else None,
+        machines=_chosen(Machine, form.machines.data) if with_workplace else None)
+
+
+@bp.route("/welcome/profile", methods=["GET", "POST"])
+@login_required
+def first_profile():
+    if current_user.must_change_password:
+        return redirect(url_for("auth.first_password"))
+    if current_user.profile_completed_at is not None:
+        return redirect(url_for("dashboard.home"))
+    workplace = _asks_for_workplace(current_user)
+    form = _profile_form(current_user, obj=current_user)
+    if form.validate_on_submit():
+        if workplace and not (form.lines.data or form.machines.data):
+            form.lines.errors = ["Choose the line or the machines you work on."]
+        else:
+            try:
+                _save_profile(form, current_user, workplace)
+            except ValidationFailed as exc:
+                db.session.rollback()
+                form_errors_to_fields(form, exc.errors)
+            else:
+                db.session.commit()
+                flash(f"Welcome, {current_user.display_name}.", "success")
+                return redirect(url_for("dashboard.home"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/first_profile.html", status=status, form=form,
+                       workplace=workplace)
+
+
+# --- my profile ------------------------------------------------------------------------------
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = _profile_form(current_user, obj=current_user)
+    if form.validate_on_submit():
+        try:
+            _save_profile(form, current_user, with_workplace=False)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash("Profile saved.", "success")
+            return redirect(url_for("auth.profile"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/profile.html", status=status, form=form)
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password(current_user, form.password.data, form.current_password.data)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash("Password changed.", "success")
+            return redirect(url_for("auth.profile"))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/change_password.html", status=status, form=form)
+
+
+# --- user administration ---------------------------------------------------------------------
+
+@bp.get("/users")
+@managers_only
+def users():
+    filters = {"query": request.args.get("q", "").strip(),
+               "role": request.args.get("role", ""),
+               "status": request.args.get("status", "active")}
+    if filters["role"] and filters["role"] not in roles.ROLES:
+        filters["role"] = ""
+    page = db.paginate(services.search_users(**filters),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_page("auth/users.html", "auth/_users_list.html", page=page,
+                       filters=filters, roles=roles)
+
+
+def _workplace_choices(form):
+    form.lines.choices = [(ln.id, f"{ln.name} ({ln.code})") for ln in
+                          machine_services.lines_ordered()]
+    form.machines.choices = [(m.id, f"{m.code} {m.name}") for m in
+                             machine_services.machines_ordered()]
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@managers_only
+def new_user():
+    form = UserCreateForm()
+    form.role.choices = [(r, roles.ROLE_LABELS[r]) for r in
+                         roles.creatable_roles(current_user.role)]
+    if request.method == "GET":
+        form.role.data = roles.OPERATOR
+    _workplace_choices(form)
+    if form.validate_on_submit():
+        try:
+            user, password = services.create_user(
+                current_user, form.role.data, full_name=form.full_name.data or "",
+                shift=form.shift.data, employee_number=form.employee_number.data,
+                lines=_chosen(Line, form.lines.data),
+                machines=_chosen(Machine, form.machines.data))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            return _no_store(make_response(render_page(
+                "auth/credentials.html", user=user, password=password, created=True)))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/user_form.html", status=status, form=form)
+
+
+def load_user(user_id):
+    return db.get_or_404(User, user_id)
+
+
+@bp.get("/users/<int:user_id>")
+@managers_only
+def show_user(user_id):
+    user = load_user(user_id)
+    return render_page("auth/user_show.html", user=user,
+                       manageable=roles.can_manage_user(current_user, user))
+
+
+@bp.route("/users/<int:user_id>/assignments", methods=["GET", "POST"])
+@managers_only
+def edit_assignments(user_id):
+    user = load_user(user_id)
+    if not roles.can_manage_user(current_user, user):
+        return render_page("errors/403.html", status=403)
+    form = AssignmentForm(obj=user)
+    _workplace_choices(form)
+    if request.method == "GET":
+        form.lines.data = [ln.id for ln in user.lines]
+        form.machines.data = [m.id for m in user.machines]
+        form.shift.data = user.shift or ""
+    if form.validate_on_submit():
+        services.update_assignments(current_user, user, _chosen(Line, form.lines.data),
+                                    _chosen(Machine, form.machines.data), form.shift.data)
+        db.session.commit()
+        flash(f"Assignments of {user.username} saved.", "success")
+        return redirect(url_for("auth.show_user", user_id=user.id))
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/assignments.html", status=status, form=form, user=user)
+
+
+def _confirmed_action(user, title, message, button, action, danger=False):
+    """GET shows a confirmation page; a confirmed POST runs `action` and commits."""
+    if not roles.can_manage_user(current_user, user):
+        return render_page("errors/403.html", status=403)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        result = action()
+        db.session.commit()
+        return result
+    return render_page("confirm.html", form=form, title=title, message=message,
+                       action=request.path, button=button, danger=danger,
+                       cancel=url_for("auth.show_user", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@managers_only
+def deactivate_user(user_id):
+    user = load_user(user_id)
+
+    def action():
+        services.set_active(current_user, user, False)
+        flash(f"{user.username} is deactivated and logged out everywhere.", "success")
+        return redirect(url_for("auth.show_user", user_id=user.id))
+    return _confirmed_action(user, f"Deactivate {user.username}?",
+                             "They are logged out at once and cannot log in until "
+                             "reactivated. Their history stays.", "Deactivate", action,
+                             danger=True)
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["GET", "POST"])
+@managers_only
+def reactivate_user(user_id):
+    user = load_user(user_id)
+
+    def action():
+        services.set_active(current_user, user, True)
+        flash(f"{user.username} can log in again.", "success")
+        return redirect(url_for("auth.show_user", user_id=user.id))
+    return _confirmed_action(user, f"Reactivate {user.username}?",
+                             "They can log in again with their password.", "Reactivate",
+                             action)
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])
+@managers_only
+def reset_password(user_id):
+    user = load_user(user_id)
+
+    def action():
+        password = services.reset_password(current_user, user)
+        return _no_store(make_response(render_page(
+            "auth/credentials.html", user=user, password=password, created=False)))
+    return _confirmed_action(user, f"Reset the password of {user.username}?",
+                             "A new one-time password is made and shown once; they are "
+                             "logged out and must choose a new password at their next "
+                             "login.", "Reset password", action, danger=True)

@@ -1,0 +1,45 @@
+"""Read-only summaries for the home pages."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.blueprints.auth.models import User
+from app.blueprints.machines import services as machine_services
+from app.blueprints.machines.models import Line, Machine
+from app.extensions import db
+
+
+def my_machines(user):
+    stmt = machine_services.visible_machines(user).options(
+        selectinload(Machine.machine_type), selectinload(Machine.line)).order_by(Machine.code)
+    return db.session.scalars(stmt).all()
+
+
+def plant_summary():
+    """Counts for the manager's plant page, each one query."""
+    by_status = dict(db.session.execute(
+        select(Machine.status, func.count()).group_by(Machine.status)).all())
+    people = dict(db.session.execute(
+        select(User.role, func.count()).where(User.active.is_(True)).group_by(User.role)).all())
+    pending = db.session.scalar(select(func.count()).select_from(User).where(
+        User.active.is_(True), User.must_change_password.is_(True)))
+    return {"machines": sum(by_status.values()), "by_status": by_status, "people": people,
+            "pending_logins": pending}
+
+
+def plant_by_line():
+    """Every line with its machines, then the machines on no line."""
+    lines = db.session.scalars(select(Line).options(
+        selectinload(Line.machines).selectinload(Machine.machine_type),
+        selectinload(Line.operators)).order_by(Line.name)).all()
+    loose = db.session.scalars(select(Machine).where(Machine.line_id.is_(None)).options(
+        selectinload(Machine.machine_type)).order_by(Machine.code)).all()
+    return lines, loose
+
+
+def unstaffed_machines():
+    """Machines nobody is assigned to, directly or through their line."""
+    machines = db.session.scalars(select(Machine).where(Machine.status != "retired").options(
+        selectinload(Machine.operators), selectinload(Machine.line).selectinload(
+            Line.operators)).order_by(Machine.code)).all()
+    return [m for m in machines if not machine_services.machine_operators_of(m)]

@@ -1,0 +1,19 @@
+from flask_login import current_user
+
+from app.blueprints.auth import roles
+from app.blueprints.auth.access import roles_required
+from app.htmx import render_page
+
+from . import bp, services
+
+
+@bp.get("/")
+@roles_required(*roles.EVERYONE)
+def home():
+    if current_user.is_machine_bound:
+        return render_page("dashboard/operator.html",
+                           machines=services.my_machines(current_user))
+    lines, loose = services.plant_by_line()
+    return render_page("dashboard/plant.html", summary=services.plant_summary(),
+                       lines=lines, loose=loose,
+                       unstaffed=services.unstaffed_machines())

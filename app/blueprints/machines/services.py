@@ -1,0 +1,292 @@
+"""The machine registry: departments, lines, types with their metrics, machines, assignments."""
+
+import re
+import secrets
+from urllib.parse import urlparse
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.blueprints.auth import roles
+from app.blueprints.auth.models import User
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.realtime import publish_after_commit
+
+from .models import (
+    MACHINE_STATUSES,
+    METRIC_KINDS,
+    METRIC_ROLES,
+    Department,
+    Line,
+    Machine,
+    MachineType,
+    line_operators,
+    machine_operators,
+)
+
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")
+METRIC_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def new_webhook_secret():
+    return secrets.token_urlsafe(32)
+
+
+def normalize_code(code):
+    return (code or "").strip().upper()
+
+
+# --- visibility -------------------------------------------------------------------------
+
+def visible_machines(user):
+    """A select of the machines `user` may see: operators their own, everyone else all."""
+    stmt = select(Machine)
+    if user.role in roles.MACHINE_BOUND:
+        direct = select(machine_operators.c.machine_id).where(
+            machine_operators.c.user_id == user.id)
+        via_line = select(line_operators.c.line_id).where(line_operators.c.user_id == user.id)
+        stmt = stmt.where(or_(Machine.id.in_(direct), Machine.line_id.in_(via_line)))
+    return stmt
+
+
+def can_see_machine(user, machine):
+    if user.role not in roles.MACHINE_BOUND:
+        return True
+    return (user in machine.operators
+            or (machine.line is not None and user in machine.line.operators))
+
+
+def search_machines(user, query="", line_id=None, department_id=None, type_id=None,
+                    status=""):
+    stmt = visible_machines(user).options(
+        selectinload(Machine.machine_type), selectinload(Machine.line),
+        selectinload(Machine.department)).order_by(Machine.code)
+    if query:
+        like = f"%{query.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Machine.code).like(like),
+                              func.lower(Machine.name).like(like),
+                              func.lower(Machine.vendor_id).like(like)))
+    if line_id:
+        stmt = stmt.where(Machine.line_id == line_id)
+    if department_id:
+        stmt = stmt.where(Machine.department_id == department_id)
+    if type_id:
+        stmt = stmt.where(Machine.machine_type_id == type_id)
+    if status:
+        stmt = stmt.where(Machine.status == status)
+    return stmt
+
+
+def machine_operators_of(machine):
+    """Everyone assigned to a machine, directly or through its line, by username."""
+    people = set(machine.operators)
+    if machine.line is not None:
+        people.update(machine.line.operators)
+    return sorted(people, key=lambda u: u.username)
+
+
+def lines_ordered():
+    return db.session.scalars(select(Line).order_by(Line.name)).all()
+
+
+def departments_ordered():
+    return db.session.scalars(select(Department).order_by(Department.name)).all()
+
+
+def types_ordered():
+    return db.session.scalars(select(MachineType).order_by(MachineType.name)).all()
+
+
+def machines_ordered():
+    return db.session.scalars(select(Machine).order_by(Machine.code)).all()
+
+
+def operators_ordered():
+    return db.session.scalars(select(User).where(
+        User.role.in_(roles.MACHINE_BOUND), User.active.is_(True)).order_by(User.username)).all()
+
+
+# --- departments and lines ---------------------------------------------------------------
+
+def _require_unique(model, field, value, current=None, label=None):
+    column = getattr(model, field)
+    stmt = select(model.id).where(func.lower(column) == value.lower())
+    if current is not None and current.id is not None:
+        stmt = stmt.where(model.id != current.id)
+    if db.session.scalar(stmt):
+        raise ValidationFailed({field: f"{label or field.capitalize()} '{value}' is already used."})
+
+
+def _validated_code(code):
+    code = normalize_code(code)
+    if not CODE_RE.match(code):
+        raise ValidationFailed({"code": "Use 1–32 capital letters, digits, dots, dashes or "
+                                        "underscores, e.g. CNC-07."})
+    return code
+
+
+def save_department(department, code, name):
+    code = _validated_code(code)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed({"name": "Enter a name."})
+    _require_unique(Department, "code", code, department, "Code")
+    _require_unique(Department, "name", name, department, "Name")
+    department.code, department.name = code, name
+    db.session.add(department)
+    db.session.flush()
+    return department
+
+
+def save_line(line, code, name, department=None, operators=None):
+    code = _validated_code(code)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed({"name": "Enter a name."})
+    _require_unique(Line, "code", code, line, "Code")
+    _require_unique(Line, "name", name, line, "Name")
+    line.code, line.name, line.department = code, name, department
+    if operators is not None:
+        line.operators = list(operators)
+    db.session.add(line)
+    db.session.flush()
+    publish_after_commit("line.updated", id=line.id)
+    return line
+
+
+# --- machine types and metrics -----------------------------------------------------------
+
+def save_machine_type(machine_type, name, description=""):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed({"name": "Enter a name."})
+    _require_unique(MachineType, "name", name, machine_type, "Name")
+    machine_type.name, machine_type.description = name, (description or "").strip()
+    db.session.add(machine_type)
+    db.session.flush()
+    return machine_type
+
+
+def _metric_errors(machine_type, metric, key, kind, normal_min, normal_max, role):
+    errors = {}
+    if not METRIC_KEY_RE.match(key):
+        errors["key"] = ("Use lower-case letters, digits and underscores, starting with a "
+                         "letter, e.g. spindle_speed.")
+    elif any(m.key == key and m is not metric for m in machine_type.metrics):
+        errors["key"] = f"{machine_type.name} already has a metric '{key}'."
+    if kind not in METRIC_KINDS:
+        errors["kind"] = f"Kind must be one of {', '.join(METRIC_KINDS)}."
+    if kind != "number" and (normal_min is not None or normal_max is not None):
+        errors["normal_min"] = "Only number metrics have a normal range."
+    if normal_min is not None and normal_max is not None and normal_min > normal_max:
+        errors["normal_max"] = "The maximum must not be below the minimum."
+    if role:
+        errors.update(_role_errors(machine_type, metric, kind, role))
+    return errors
+
+
+def _role_errors(machine_type, metric, kind, role):
+    role_labels = dict(METRIC_ROLES)
+    if role not in role_labels:
+        return {"role": f"Unknown role '{role}'."}
+    holder = machine_type.metric_with_role(role)
+    if holder is not None and holder is not metric:
+        return {"role": f"'{holder.key}' is already the {role_labels[role].lower()}."}
+    wanted = "boolean" if role == "running" else "number"
+    if kind != wanted:
+        return {"role": f"The {role_labels[role].lower()} must be a {wanted} metric."}
+    return {}
+
+
+def save_metric(machine_type, metric, key, label, unit="", kind="number", normal_min=None,
+                normal_max=None, role=None):
+    key = (key or "").strip()
+    role = role or None
+    errors = _metric_errors(machine_type, metric, key, kind, normal_min, normal_max, role)
+    if errors:
+        raise ValidationFailed(errors)
+    if metric.id is None and metric not in machine_type.metrics:
+        metric.position = len(machine_type.metrics)
+        machine_type.metrics.append(metric)
+    metric.key, metric.label, metric.unit = key, (label or key).strip(), (unit or "").strip()
+    metric.kind, metric.normal_min, metric.normal_max, metric.role = (
+        kind, normal_min, normal_max, role)
+    db.session.flush()
+    return metric
+
+
+def delete_metric(metric):
+    metric.machine_type.metrics.remove(metric)
+    db.session.flush()
+
+
+def delete_machine_type(machine_type):
+    if machine_type.machines:
+        raise ValidationFailed(f"{len(machine_type.machines)} machines use {machine_type.name}; "
+                               "move them to another type first.")
+    db.session.delete(machine_type)
+    db.session.flush()
+
+
+# --- machines ------------------------------------------------------------------------------
+
+def _check_data_url(url):
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValidationFailed({"data_url": "Enter a full http:// or https:// address."})
+    return url
+
+
+def save_machine(machine, code, name, machine_type, department=None, line=None,
+                 vendor_id=None, data_url=None, polling_enabled=False, status="active",
+                 location="", notes=""):
+    code = _validated_code(code)
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = "Enter a name."
+    if machine_type is None:
+        errors["machine_type_id"] = "Choose a machine type."
+    if status not in dict(MACHINE_STATUSES):
+        errors["status"] = f"Unknown status '{status}'."
+    try:
+        data_url = _check_data_url((data_url or "").strip())
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if polling_enabled and not data_url:
+        errors["polling_enabled"] = "Polling needs a data URL."
+    if errors:
+        raise ValidationFailed(errors)
+    _require_unique(Machine, "code", code, machine, "Machine code")
+    vendor_id = (vendor_id or "").strip() or None
+    if vendor_id:
+        _require_unique(Machine, "vendor_id", vendor_id, machine, "Vendor id")
+    created = machine.id is None
+    machine.code, machine.name, machine.machine_type = code, name, machine_type
+    machine.department, machine.line, machine.vendor_id = department, line, vendor_id
+    machine.data_url, machine.polling_enabled, machine.status = data_url, polling_enabled, status
+    machine.location, machine.notes = (location or "").strip(), (notes or "").strip()
+    if not machine.webhook_secret:
+        machine.webhook_secret = new_webhook_secret()
+    db.session.add(machine)
+    db.session.flush()
+    publish_after_commit("machine.created" if created else "machine.updated", id=machine.id)
+    return machine
+
+
+def rotate_webhook_secret(machine):
+    machine.webhook_secret = new_webhook_secret()
+    db.session.flush()
+    return machine.webhook_secret
+
+
+def set_machine_operators(machine, operators):
+    bad = [u.username for u in operators if u.role not in roles.MACHINE_BOUND]
+    if bad:
+        raise ValidationFailed({"operators": f"Not operators: {', '.join(bad)}."})
+    machine.operators = list(operators)
+    db.session.flush()
+    publish_after_commit("machine.updated", id=machine.id)

@@ -1,0 +1,151 @@
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.blueprints.auth import roles
+from app.blueprints.auth.access import managers_only, roles_required
+from app.blueprints.auth.models import User
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.forms import ConfirmForm, form_errors_to_fields
+from app.htmx import render_page
+
+from . import bp, services
+from .forms import MachineForm
+from .models import MACHINE_STATUSES, Department, Line, Machine, MachineType
+
+NONE_CHOICE = [(0, "— none —")]
+
+
+def load_machine(machine_id):
+    machine = db.get_or_404(Machine, machine_id)
+    if not services.can_see_machine(current_user, machine):
+        abort(403)
+    return machine
+
+
+def _int_arg(name):
+    return request.args.get(name, type=int) or None
+
+
+def _by_id(model, ident):
+    return db.session.get(model, ident) if ident else None
+
+
+# --- machines -------------------------------------------------------------------------------
+
+@bp.get("/")
+@roles_required(*roles.EVERYONE)
+def index():
+    filters = {"query": request.args.get("q", "").strip(), "line_id": _int_arg("line"),
+               "department_id": _int_arg("department"), "type_id": _int_arg("type"),
+               "status": request.args.get("status", "")}
+    page = db.paginate(services.search_machines(current_user, **filters),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_page("machines/index.html", "machines/_list.html", page=page,
+                       filters=filters, lines=services.lines_ordered(),
+                       departments=services.departments_ordered(),
+                       types=services.types_ordered(), statuses=MACHINE_STATUSES)
+
+
+def _machine_form(machine=None):
+    form = MachineForm(obj=machine)
+    form.machine_type_id.choices = [(t.id, t.name) for t in services.types_ordered()]
+    form.department_id.choices = NONE_CHOICE + [(d.id, d.name) for d in
+                                                services.departments_ordered()]
+    form.line_id.choices = NONE_CHOICE + [(ln.id, f"{ln.name} ({ln.code})") for ln in
+                                          services.lines_ordered()]
+    form.operators.choices = [(u.id, f"{u.display_name} ({u.username})") for u in
+                              services.operators_ordered()]
+    if request.method == "GET" and machine is not None:
+        form.department_id.data = machine.department_id or 0
+        form.line_id.data = machine.line_id or 0
+        form.operators.data = [u.id for u in machine.operators]
+    return form
+
+
+def _save_machine_from(form, machine):
+    services.save_machine(
+        machine, code=form.code.data, name=form.name.data,
+        machine_type=_by_id(MachineType, form.machine_type_id.data),
+        department=_by_id(Department, form.department_id.data),
+        line=_by_id(Line, form.line_id.data), vendor_id=form.vendor_id.data,
+        data_url=form.data_url.data, polling_enabled=form.polling_enabled.data,
+        status=form.status.data, location=form.location.data, notes=form.notes.data)
+    operators = [db.session.get(User, uid) for uid in form.operators.data]
+    services.set_machine_operators(machine, [u for u in operators if u])
+
+
+def _machine_form_page(form, machine, status=200):
+    return render_page("machines/form.html", "machines/_form.html", status=status,
+                       form=form, machine=machine)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@managers_only
+def new():
+    form = _machine_form()
+    if not form.machine_type_id.choices:
+        flash("Create a machine type first: it says which values the machine reports.",
+              "info")
+        return redirect(url_for("machines.new_type"))
+    if form.validate_on_submit():
+        machine = Machine()
+        try:
+            _save_machine_from(form, machine)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(f"Machine {machine.code} added.", "success")
+            return redirect(url_for("machines.show", machine_id=machine.id))
+    status = 422 if form.is_submitted() else 200
+    return _machine_form_page(form, None, status)
+
+
+@bp.get("/<int:machine_id>")
+@roles_required(*roles.EVERYONE)
+def show(machine_id):
+    machine = load_machine(machine_id)
+    return render_page("machines/show.html", machine=machine,
+                       people=services.machine_operators_of(machine),
+                       confirm_form=ConfirmForm())
+
+
+@bp.route("/<int:machine_id>/edit", methods=["GET", "POST"])
+@managers_only
+def edit(machine_id):
+    machine = load_machine(machine_id)
+    form = _machine_form(machine)
+    if form.validate_on_submit():
+        try:
+            _save_machine_from(form, machine)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(f"Machine {machine.code} saved.", "success")
+            return redirect(url_for("machines.show", machine_id=machine.id))
+    status = 422 if form.is_submitted() else 200
+    return _machine_form_page(form, machine, status)
+
+
+@bp.route("/<int:machine_id>/secret", methods=["GET", "POST"])
+@managers_only
+def rotate_secret(machine_id):
+    machine = load_machine(machine_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.rotate_webhook_secret(machine)
+        db.session.commit()
+        flash(f"New webhook secret for {machine.code}. Give it to the vendor: "
+              "webhooks signed with the old one are refused from now on.", "warning")
+        return redirect(url_for("machines.show", machine_id=machine.id))
+    return render_page("confirm.html", form=form,
+                       title=f"New webhook secret for {machine.code}?",
+                       message="The machine's vendor must be given the new secret; readings "
+                               "signed with the old one will be refused.",
+                       action=url_for("machines.rotate_secret", machine_id=machine.id),
+                       cancel=url_for("machines.show", machine_id=machine.id),
+                       button="Make a new secret")

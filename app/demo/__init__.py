@@ -1,0 +1,60 @@
+"""The demo plant and demo users that `make run` loads; loading twice changes nothing."""
+
+import os
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.blueprints.auth import roles
+from app.blueprints.auth import services as auth_services
+from app.blueprints.machines import fixtures
+from app.blueprints.machines.models import Line, Machine
+from app.extensions import db
+
+PLANT = Path(__file__).with_name("plant.json")
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-floor-2026")
+
+# username, role, full name, lines, machines
+DEMO_USERS = (
+    ("admin", roles.ADMIN, "Ada Admin", (), ()),
+    ("manager", roles.PRODUCTION_MANAGER, "Paula Production", (), ()),
+    ("shift", roles.SHIFT_MANAGER, "Sam Shift", (), ()),
+    ("engineer", roles.ENGINEER, "Erik Engineer", (), ()),
+    ("maintenance", roles.MAINTENANCE, "Mia Maintenance", (), ()),
+    ("quality", roles.QUALITY, "Quinn Quality", (), ()),
+    ("viewer", roles.VIEWER, "Vic Viewer", (), ()),
+    ("operator1", roles.OPERATOR, "Olga Operator", ("L1",), ()),
+    ("operator2", roles.OPERATOR, "Omar Operator", (), ("WLD-01", "WLD-02", "STP-01")),
+)
+
+demo_cli = AppGroup("demo", help="The demo plant.")
+
+
+def load_users():
+    created = []
+    for username, role, name, line_codes, machine_codes in DEMO_USERS:
+        if auth_services.find_user(username):
+            continue
+        user = auth_services.create_account(role, username, DEMO_PASSWORD, full_name=name,
+                                            shift="day")
+        user.lines = db.session.scalars(select(Line).where(Line.code.in_(line_codes))).all()
+        user.machines = db.session.scalars(
+            select(Machine).where(Machine.code.in_(machine_codes))).all()
+        created.append(user)
+    db.session.flush()
+    return created
+
+
+@demo_cli.command("load")
+def load_command():
+    """Load the demo plant and demo users (idempotent) and print the logins."""
+    counts = fixtures.load(PLANT.read_text(encoding="utf-8"))
+    created = load_users()
+    db.session.commit()
+    click.echo(f"Demo plant: {counts['machines']} machines on {counts['lines']} lines; "
+               f"{len(created)} demo users created.")
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for username, role, name, *_ in DEMO_USERS:
+        click.echo(f"  {username:12} {roles.ROLE_LABELS[role]:20} {name}")

@@ -1,0 +1,35 @@
+"""Form pieces shared by every domain."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes instead of a multi-select: usable with a finger on a tablet."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):
+        # An empty choice list is fine (no lines yet); unknown ids are still refused.
+        if self.data and self.choices is not None:
+            known = {value for value, _ in self.choices}
+            for value in self.data:
+                if value not in known:
+                    raise ValueError(self.gettext("'%(value)s' is not a valid choice.")
+                                     % {"value": value})
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with nothing but the CSRF token, for confirmed actions."""
+
+
+def form_errors_to_fields(form, errors):
+    """Attach a service's ValidationFailed errors to the matching form fields."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors), message]
+        else:
+            form.form_errors.append(message)

@@ -1,0 +1,19 @@
+"""Periodic clean-up jobs."""
+
+import logging
+
+from app.blueprints.auth import services as auth_services
+from app.extensions import db
+
+from . import job
+
+log = logging.getLogger(__name__)
+
+
+@job
+def prune_login_attempts():
+    """Failed logins older than a day no longer count towards throttling; drop them."""
+    removed = auth_services.prune_login_attempts(days=1)
+    db.session.commit()
+    log.info("pruned %s old failed-login records", removed)
+    return removed

@@ -1,0 +1,17 @@
+"""Recurring jobs for `rq cron --url $REDIS_URL app/jobs/schedule.py`.
+
+rq cron loads this file by path, so the project root must be importable.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from rq import cron
+
+from app.jobs.housekeeping import prune_login_attempts
+
+QUEUE = os.environ.get("RQ_QUEUE", "floorline")
+
+cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)

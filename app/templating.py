@@ -1,0 +1,59 @@
+"""Template helpers: navigation by role, dates people can read."""
+
+from datetime import UTC, datetime
+
+from flask import url_for
+from flask_login import current_user
+
+from .blueprints.auth import roles
+
+# (label, endpoint, roles allowed, endpoints that count as "here")
+NAV = (
+    ("Home", "dashboard.home", roles.EVERYONE, ("dashboard.",)),
+    ("Machines", "machines.index", roles.EVERYONE,
+     ("machines.index", "machines.show", "machines.new", "machines.edit")),
+    ("Types", "machines.types", roles.PLANT_WIDE, ("machines.types", "machines.show_type",
+                                                   "machines.new_type", "machines.edit_type",
+                                                   "machines.new_metric",
+                                                   "machines.edit_metric")),
+    ("Lines", "machines.lines", roles.PLANT_WIDE, ("machines.lines", "machines.new_line",
+                                                   "machines.edit_line",
+                                                   "machines.departments",
+                                                   "machines.new_department",
+                                                   "machines.edit_department")),
+    ("People", "auth.users", roles.MANAGERS, ("auth.users", "auth.show_user",
+                                              "auth.new_user", "auth.edit_assignments")),
+)
+
+
+def nav_items(endpoint):
+    if not current_user.is_authenticated or current_user.needs_setup:
+        return []
+    items = []
+    for label, target, allowed, here in NAV:
+        if current_user.role in allowed:
+            active = any(endpoint == h or (h.endswith(".") and endpoint.startswith(h))
+                         for h in here)
+            items.append({"label": label, "url": url_for(target), "active": active})
+    return items
+
+
+def _aware(value):
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def format_datetime(value, fmt="%d %b %Y %H:%M"):
+    if value is None:
+        return "—"
+    return _aware(value).strftime(fmt) + " UTC"
+
+
+def time_ago(value):
+    if value is None:
+        return "never"
+    seconds = int((datetime.now(UTC) - _aware(value)).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"

@@ -1,0 +1,69 @@
+"""Configuration read from the environment; see README "Configuration"."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def sqlalchemy_url(url):
+    """Pin PostgreSQL URLs to psycopg2: SQLAlchemy 2.1 defaults to psycopg 3, not installed.
+
+    Heroku-style postgres:// URLs are accepted too.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'floorline.db'}"
+    return sqlalchemy_url(url)
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "floorline")
+    LIVE_CHANNEL_PREFIX = os.environ.get("LIVE_CHANNEL_PREFIX", "live")
+
+    # A shift is at most 12 hours; a tablet left logged in overnight must log in again.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=_int("SESSION_HOURS", 12))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, which expires anyway
+
+    LOGIN_MAX_FAILURES_PER_USER = _int("LOGIN_MAX_FAILURES_PER_USER", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+    LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
+    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
+
+    PAGE_SIZE = _int("PAGE_SIZE", 25)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    # Behind a proxy the client address comes from X-Forwarded-For (login throttling).
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    PASSWORD_HASH_METHOD = "scrypt"
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get("TEST_DATABASE_URL", "")) or _database_url()
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", os.environ.get("REDIS_URL", Config.REDIS_URL))
+    RQ_QUEUE = "floorline-test"
+    LIVE_CHANNEL_PREFIX = "test-live"
+    WTF_CSRF_ENABLED = True
+    # Scrypt at full cost makes every factory user take ~50 ms; tests don't need the cost.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
