@@ -8,9 +8,9 @@ def is_htmx():
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def render_page(page, partial=None, status=200, **context):
-    template = partial if partial and is_htmx() else page
-    response = make_response(render_template(template, **context), status)
+def render_page(template_name, partial=None, status=200, **context):
+    chosen = partial if partial and is_htmx() else template_name
+    response = make_response(render_template(chosen, **context), status)
     response.vary.add("HX-Request")
     return response
 

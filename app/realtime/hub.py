@@ -36,6 +36,8 @@ class Hub:
         self.lock = threading.Lock()
         self.thread = None
         self.ready = threading.Event()
+        self.stopped = threading.Event()
+        self.pubsub = None
 
     def subscribe(self):
         sub = Subscription()
@@ -53,17 +55,33 @@ class Hub:
         with self.lock:
             self.subscriptions.discard(sub)
 
+    def stop(self):
+        """End the listener thread (tests, and a clean shutdown)."""
+        self.stopped.set()
+        if self.pubsub is not None:
+            self.pubsub.close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
     def _run(self):
-        while True:
+        failures = 0
+        while not self.stopped.is_set():
             try:
                 self._listen()
-            except RedisError:
-                log.warning("live hub lost Redis; retrying in 1 s", exc_info=True)
+            except (RedisError, OSError, ValueError, AttributeError):
+                if self.stopped.is_set():
+                    return
+                failures += 1
+                # One warning per outage, not one a second.
+                if failures == 1:
+                    log.warning("live hub lost Redis; retrying every second", exc_info=True)
                 time.sleep(1)
+            else:
+                failures = 0
 
     def _listen(self):
         client = Redis.from_url(self.redis_url, health_check_interval=30)
-        pubsub = client.pubsub()
+        pubsub = self.pubsub = client.pubsub()
         pubsub.psubscribe(self.pattern)
         # Wait for Redis to confirm before telling sockets we are live.
         confirmed = None
@@ -71,6 +89,8 @@ class Hub:
             confirmed = pubsub.get_message(timeout=1)
         self.ready.set()
         for raw in pubsub.listen():
+            if self.stopped.is_set():
+                return
             if raw.get("type") != "pmessage":
                 continue
             self._fan_out(raw["data"])

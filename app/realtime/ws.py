@@ -2,7 +2,7 @@
 
 import queue
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_login import current_user
 
 from app.blueprints.auth.models import User
@@ -12,7 +12,7 @@ from .hub import hub_for
 from .renderers import render_event
 
 POLICY_VIOLATION = 1008
-IDLE_TIMEOUT = 20  # seconds between checks that the socket is still open
+IDLE_TIMEOUT = 10  # seconds between checks that the socket is still open
 
 
 @sock.route("/ws")
@@ -22,30 +22,34 @@ def live(ws):
         ws.close(reason=POLICY_VIOLATION, message="Log in first.")
         return
     user_id, version = current_user.id, current_user.session_version
+    # An idle socket must not hold a database connection (or a transaction's locks).
+    db.session.remove()
     hub = hub_for(current_app._get_current_object())
     sub = hub.subscribe()
     try:
+        # Sent once subscribed: the page's live dot turns green only when nothing is missed.
+        ws.send(render_template("_live_on.html"))
         while ws.connected:
             try:
                 message = sub.get(timeout=IDLE_TIMEOUT)
             except queue.Empty:
                 continue
-            user = _fresh_user(user_id, version)
-            if user is None:
-                ws.close(reason=POLICY_VIOLATION, message="Session ended.")
+            if not _relay(ws, message, user_id, version):
                 return
-            html = render_event(message, user)
-            if html:
-                ws.send(html)
     finally:
         hub.unsubscribe(sub)
+
+
+def _relay(ws, message, user_id, version):
+    """Render one event for this user and send it; False when the session has ended."""
+    try:
+        user = db.session.get(User, user_id)
+        if user is None or not user.active or user.session_version != version:
+            ws.close(reason=POLICY_VIOLATION, message="Session ended.")
+            return False
+        html = render_event(message, user)
+    finally:
         db.session.remove()
-
-
-def _fresh_user(user_id, version):
-    """Reload the user in a new transaction so renders see what was just committed."""
-    db.session.rollback()
-    user = db.session.get(User, user_id)
-    if user is None or not user.active or user.session_version != version:
-        return None
-    return user
+    if html:
+        ws.send(html)
+    return True

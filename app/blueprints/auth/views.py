@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, make_response, redirect, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.blueprints.machines import services as machine_services
@@ -230,7 +230,14 @@ def new_user():
     if request.method == "GET":
         form.role.data = roles.OPERATOR
     _workplace_choices(form)
-    if form.validate_on_submit():
+    requested = request.form.get("role", "")
+    if request.method == "POST" and requested in roles.ROLES \
+            and not roles.can_create(current_user.role, requested):
+        abort(403)
+    if request.method == "POST" and requested not in roles.ROLES:
+        form.validate_on_submit()
+        form.role.errors = [f"Unknown role '{requested}'. Choose one from the list."]
+    elif form.validate_on_submit():
         try:
             user, password = services.create_user(
                 current_user, form.role.data, full_name=form.full_name.data or "",
@@ -265,7 +272,7 @@ def show_user(user_id):
 def edit_assignments(user_id):
     user = load_user(user_id)
     if not roles.can_manage_user(current_user, user):
-        return render_page("errors/403.html", status=403)
+        abort(403)
     form = AssignmentForm(obj=user)
     _workplace_choices(form)
     if request.method == "GET":
@@ -285,7 +292,7 @@ def edit_assignments(user_id):
 def _confirmed_action(user, title, message, button, action, danger=False):
     """GET shows a confirmation page; a confirmed POST runs `action` and commits."""
     if not roles.can_manage_user(current_user, user):
-        return render_page("errors/403.html", status=403)
+        abort(403)
     form = ConfirmForm()
     if form.validate_on_submit():
         result = action()

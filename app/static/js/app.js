@@ -1,8 +1,5 @@
-// Shows whether the live-update socket is connected (green dot in the top bar).
-document.addEventListener("htmx:wsOpen", function () {
-  var dot = document.getElementById("live-dot");
-  if (dot) { dot.classList.add("on"); dot.title = "Live updates on"; }
-});
+// The server turns the live dot green once its socket is subscribed (see _live_on.html);
+// when the socket drops, show it grey until the extension has reconnected.
 document.addEventListener("htmx:wsClose", function () {
   var dot = document.getElementById("live-dot");
   if (dot) { dot.classList.remove("on"); dot.title = "Live updates reconnecting"; }

@@ -1,0 +1,356 @@
+"""Test set-up: real PostgreSQL and Redis, one rolled-back transaction per test.
+
+Which servers: TEST_DATABASE_URL (used as given, emptied first), else DATABASE_URL (a
+separate `<name>_test` database is made beside it, so a developer's data is never
+touched), else a throwaway PostgreSQL started here if its binaries exist, else SQLite
+(refused when FLOORLINE_REQUIRE_POSTGRES=1, as in CI). Redis: TEST_REDIS_URL, REDIS_URL,
+else a throwaway redis-server. The header of the run says which were used.
+"""
+
+import os
+import re
+import socket
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from flask.testing import FlaskClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts import services as throwaway  # noqa: E402
+
+CHOSEN = {}
+
+
+def _pg_test_url(url):
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "floorline"
+    return urlunsplit(parts._replace(path=f"/{name}_test"))
+
+
+def _choose_database(tmp):
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"], "given by TEST_DATABASE_URL"
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        server = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+        test_url = _pg_test_url(url)
+        throwaway.create_database(server, urlsplit(test_url).path.lstrip("/"))
+        return test_url, "made beside DATABASE_URL"
+    if throwaway.postgres_available():
+        server = throwaway.start_postgres(tmp / "pg")
+        return throwaway.create_database(server.url, "floorline_test"), "throwaway server"
+    if os.environ.get("FLOORLINE_REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("FLOORLINE_REQUIRE_POSTGRES=1 but no PostgreSQL is "
+                                "configured (TEST_DATABASE_URL/DATABASE_URL) or installed.")
+    return f"sqlite:///{tmp / 'floorline-test.db'}", "SQLite file (no PostgreSQL found)"
+
+
+def _choose_redis(tmp):
+    for name in ("TEST_REDIS_URL", "REDIS_URL"):
+        if os.environ.get(name):
+            return os.environ[name], f"given by {name}"
+    server = throwaway.start_redis(tmp / "redis")
+    return server.url, "throwaway server"
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        return
+    tmp = Path(config.rootpath) / ".pytest_cache" / "servers"
+    tmp.mkdir(parents=True, exist_ok=True)
+    db_url, db_how = _choose_database(tmp)
+    redis_url, redis_how = _choose_redis(tmp)
+    # config.TestConfig reads these when it is first imported, which is after this hook.
+    os.environ["TEST_DATABASE_URL"] = db_url
+    os.environ["TEST_REDIS_URL"] = redis_url
+    CHOSEN.update(db_url=db_url, db_how=db_how, redis_url=redis_url, redis_how=redis_how)
+
+
+def _describe_database():
+    url = CHOSEN["db_url"]
+    if url.startswith("sqlite"):
+        return f"SQLite {url}"
+    parts = urlsplit(url)
+    return f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+def pytest_report_header(config):
+    return [f"database: {_describe_database()} ({CHOSEN['db_how']})",
+            f"redis: {CHOSEN['redis_url']} ({CHOSEN['redis_how']})"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"Ran on {_describe_database()} and Redis "
+                                f"{CHOSEN['redis_url']}.", bold=True)
+
+
+# --- the app and its schema ----------------------------------------------------------------
+
+def _empty_schema(engine):
+    from sqlalchemy import text
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            conn.exec_driver_sql("PRAGMA writable_schema = 1")
+            conn.exec_driver_sql("DELETE FROM sqlite_master")
+            conn.exec_driver_sql("PRAGMA writable_schema = 0")
+            conn.exec_driver_sql("VACUUM")
+
+
+@pytest.fixture(scope="session")
+def app():
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from config import TestConfig
+
+    application = create_app(TestConfig)
+    application.test_client_class = FreshContextClient
+    with application.app_context():
+        _empty_schema(db.engine)
+        upgrade()  # the migrations, not create_all: tests prove they build the schema
+    yield application
+    hub = application.extensions.get("floorline_hub")
+    if hub is not None:
+        hub.stop()
+
+
+@pytest.fixture(autouse=True)
+def _rolled_back(request, app):
+    """Every test runs in a transaction that is rolled back; services may commit freely.
+
+    Tests marked `live` (a real server thread) commit for real and are emptied afterwards.
+    """
+    from app.extensions import db
+
+    if request.node.get_closest_marker("live"):
+        ctx = app.app_context()
+        ctx.push()
+        yield
+        db.session.remove()
+        _truncate_all(db)
+        ctx.pop()
+        return
+    ctx = app.app_context()
+    ctx.push()
+    connection = db.engine.connect()
+    outer = connection.begin()
+    engines = db.engines
+    real_engine = engines[None]
+    # Flask-SQLAlchemy 3 picks db.engines[None] over a session-level bind, so the
+    # connection holding the outer transaction takes the engine's place.
+    engines[None] = connection
+    db.session.configure(join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        db.session.remove()
+        engines[None] = real_engine
+        outer.rollback()
+        connection.close()
+        ctx.pop()
+
+
+def _truncate_all(db):
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                                 + " RESTART IDENTITY CASCADE")
+        else:
+            for name in reversed(tables):
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
+
+
+# --- clients -----------------------------------------------------------------------------
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    Flask reuses an app context that is already pushed (the test's), which would share `g`
+    (Flask-Login's cached user, the CSRF token) and the db session between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_from(html):
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """A test client that sends forms the way a browser does, CSRF token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def token(self):
+        # Any HTML page carries the token (the error pages too).
+        return csrf_from(self.client.get("/__token__", follow_redirects=True).get_data(as_text=True))
+
+    def post(self, url, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token())
+        return self.client.post(url, data=data, **kw)
+
+    def login(self, username, password):
+        return self.post("/login", {"username": username, "password": password})
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def new_browser(app):
+    """For tests that need several people logged in at once."""
+    return lambda: Browser(app.test_client())
+
+
+# --- factories ---------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(app):
+    from app.blueprints.auth import services
+    from app.extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def make(role="operator", username=None, password=PASSWORD, **fields):
+        n = next(counter)
+        user = services.create_account(role, username or f"{role.replace('_', '')}{n}",
+                                       password, full_name=fields.pop("full_name",
+                                                                      f"Test {role} {n}"))
+        for key, value in fields.items():
+            setattr(user, key, value)
+        db.session.commit()
+        return user
+    return make
+
+
+@pytest.fixture
+def make_machine_type(app):
+    from app.blueprints.machines import services
+    from app.blueprints.machines.models import MachineType, Metric
+    from app.extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, metrics=(("temperature", "Temperature", "°C", 20, 70),)):
+        machine_type = services.save_machine_type(MachineType(),
+                                                  name or f"Type {next(counter)}")
+        for key, label, unit, low, high in metrics:
+            services.save_metric(machine_type, Metric(), key, label, unit, "number", low, high)
+        db.session.commit()
+        return machine_type
+    return make
+
+
+@pytest.fixture
+def make_line(app):
+    from app.blueprints.machines import services
+    from app.blueprints.machines.models import Line
+    from app.extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def make(code=None, name=None, operators=None):
+        n = next(counter)
+        line = services.save_line(Line(), code or f"L{n}", name or f"Line {n}",
+                                  operators=operators)
+        db.session.commit()
+        return line
+    return make
+
+
+@pytest.fixture
+def make_machine(app, make_machine_type):
+    from app.blueprints.machines import services
+    from app.blueprints.machines.models import Machine
+    from app.extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def make(code=None, machine_type=None, line=None, operators=(), **fields):
+        n = next(counter)
+        machine = services.save_machine(Machine(), code=code or f"M-{n:03d}",
+                                        name=fields.pop("name", f"Machine {n}"),
+                                        machine_type=machine_type or make_machine_type(),
+                                        line=line, **fields)
+        if operators:
+            services.set_machine_operators(machine, list(operators))
+        db.session.commit()
+        return machine
+    return make
+
+
+@pytest.fixture
+def logged_in(browser, make_user):
+    """`logged_in("shift_manager")` → (browser, user) with that role logged in."""
+    def login_as(role="operator", **fields):
+        user = make_user(role, **fields)
+        response = browser.login(user.username, PASSWORD)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return browser, user
+    return login_as
+
+
+# --- a real server for sockets and the browser --------------------------------------------
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP in a thread (use with @pytest.mark.live)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_network(monkeypatch):
+    """Tests may reach loopback only: any other address is a bug in the test or the code."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in
+                                          ("localhost", "::1") or host.startswith("/")):
+            raise RuntimeError(f"test tried to reach {address}")
+        return real_connect(sock, address)
+    monkeypatch.setattr(socket.socket, "connect", guarded)

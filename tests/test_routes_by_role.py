@@ -1,0 +1,130 @@
+"""Every route registered on the app, visited as every role: allowed or forbidden as listed.
+
+A new route must be added to ROUTES, or test_every_route_is_listed fails.
+"""
+
+import pytest
+
+from app.blueprints.auth import roles
+
+ALL = frozenset(roles.ROLES)
+MANAGERS = frozenset(roles.MANAGERS)
+PLANT = frozenset(roles.PLANT_WIDE)
+PUBLIC = "public"      # anyone, logged in or not
+SOCKET = "socket"      # the /ws route, tested over a real socket in test_live.py
+
+# endpoint → who may use it. Anonymous visitors are sent to the login page for all but PUBLIC.
+ROUTES = {
+    "static": PUBLIC,
+    "ops.health": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": ALL,
+    "live": SOCKET,
+    "dashboard.home": ALL,
+    "auth.first_password": ALL,
+    "auth.first_profile": ALL,
+    "auth.profile": ALL,
+    "auth.change_password": ALL,
+    "auth.users": MANAGERS,
+    "auth.new_user": MANAGERS,
+    "auth.show_user": MANAGERS,
+    "auth.edit_assignments": MANAGERS,
+    "auth.deactivate_user": MANAGERS,
+    "auth.reactivate_user": MANAGERS,
+    "auth.reset_password": MANAGERS,
+    "machines.index": ALL,
+    "machines.show": ALL,
+    "machines.new": MANAGERS,
+    "machines.edit": MANAGERS,
+    "machines.rotate_secret": MANAGERS,
+    "machines.types": PLANT,
+    "machines.show_type": PLANT,
+    "machines.new_type": MANAGERS,
+    "machines.edit_type": MANAGERS,
+    "machines.delete_type": MANAGERS,
+    "machines.new_metric": MANAGERS,
+    "machines.edit_metric": MANAGERS,
+    "machines.delete_metric": MANAGERS,
+    "machines.departments": PLANT,
+    "machines.new_department": MANAGERS,
+    "machines.edit_department": MANAGERS,
+    "machines.lines": PLANT,
+    "machines.new_line": MANAGERS,
+    "machines.edit_line": MANAGERS,
+}
+
+
+def test_every_route_is_listed(app):
+    registered = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert registered - ROUTES.keys() == set(), "add these routes to ROUTES"
+    assert ROUTES.keys() - registered == set(), "these listed routes no longer exist"
+
+
+@pytest.fixture
+def world(make_user, make_machine, make_machine_type, make_line):
+    """One of everything a URL can point at; the target user is an operator."""
+    from app.blueprints.machines import services
+    from app.blueprints.machines.models import Department
+    from app.extensions import db
+
+    machine_type = make_machine_type()
+    line = make_line()
+    department = services.save_department(Department(), "DEP", "Department")
+    target = make_user("operator")
+    machine = make_machine(machine_type=machine_type, line=line)
+    db.session.commit()
+    return {"machine_id": machine.id, "type_id": machine_type.id,
+            "metric_id": machine_type.metrics[0].id, "line_id": line.id,
+            "department_id": department.id, "user_id": target.id,
+            "filename": "css/app.css", "_line": line}
+
+
+def _routes(app, world):
+    for rule in app.url_map.iter_rules():
+        if ROUTES[rule.endpoint] == SOCKET:
+            continue
+        url = rule.build({k: v for k, v in world.items() if k in rule.arguments},
+                         append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, url
+
+
+def _visit(browser, method, url):
+    if method == "GET":
+        return browser.get(url)
+    return browser.post(url, {})
+
+
+def _problem(endpoint, method, url, role, response):
+    allowed = ROUTES[endpoint]
+    status = response.status_code
+    to_login = status == 302 and "/login" in response.headers.get("Location", "")
+    if allowed == PUBLIC:
+        return None if status < 500 else "server error"
+    if role is None:
+        return None if to_login else f"anonymous got {status}, expected a redirect to login"
+    if role in allowed:
+        return None if status not in (401, 403) and not to_login and status < 500 \
+            else f"allowed but got {status}"
+    return None if status == 403 else f"forbidden but got {status}"
+
+
+@pytest.mark.parametrize("role", [None, *roles.ROLES])
+def test_route_access(app, world, role, browser, make_user):
+    from app.blueprints.machines import services
+
+    if role is not None:
+        user = make_user(role)
+        if role == roles.OPERATOR:
+            services.save_line(world["_line"], world["_line"].code, world["_line"].name,
+                               operators=[user])
+        assert browser.login(user.username, "correct horse battery").status_code == 302
+    problems = []
+    for endpoint, method, url in _routes(app, world):
+        if endpoint == "auth.logout" and method == "POST":
+            continue  # would end the session half-way through the table
+        response = _visit(browser, method, url)
+        problem = _problem(endpoint, method, url, role, response)
+        if problem:
+            problems.append(f"{method} {url} ({endpoint}) as {role or 'anonymous'}: {problem}")
+    assert problems == [], "\n".join(problems)
