@@ -67,6 +67,8 @@ def banner(env, redis_note, processes):
         f"  database: {db}",
         f"  redis:    {hide_password(env['REDIS_URL'])} ({redis_note})",
         f"  processes: {', '.join(processes)} (from Procfile)",
+        f"  log in as admin / {env.get('DEMO_PASSWORD', 'demo-floor-2026')} "
+        "(every demo user above has that password)",
         "Press Ctrl-C to stop everything.",
     ]
     width = max(map(len, lines))
