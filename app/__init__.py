@@ -83,8 +83,19 @@ def _register_error_pages(app):
     app.register_error_handler(403, page(403, "errors/403.html"))
     app.register_error_handler(404, page(404, "errors/404.html"))
     app.register_error_handler(405, page(405, "errors/405.html"))
-    app.register_error_handler(500, page(500, "errors/500.html"))
+    app.register_error_handler(500, _server_error)
     app.register_error_handler(CSRFError, page(400, "errors/csrf.html"))
+
+
+def _server_error(error):
+    """The failed request may have left the transaction broken; the page must still render."""
+    db.session.rollback()
+    try:
+        return render_template("errors/500.html", error=error), 500
+    except Exception:  # the database itself is down: the layout cannot load the user
+        logging.getLogger(__name__).exception("error page failed")
+        return ("Floorline hit an error and could not show its error page. "
+                "Try again in a moment."), 500, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _register_templating(app):
