@@ -278,3 +278,12 @@ def test_demo_load_is_idempotent_and_prints_logins(app):
     assert "9 demo users created" in first.output and "operator1" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert "0 demo users created" in second.output
+
+
+def test_operator_filters_offer_only_their_own_lines(logged_in, make_line, make_machine):
+    browser, operator = logged_in("operator")
+    mine = make_line(name="My line", operators=[operator])
+    make_line(name="Someone else's line")
+    make_machine(line=mine)
+    page = text_of(browser.get("/machines/"))
+    assert "My line" in page and "Someone else&#39;s line" not in page

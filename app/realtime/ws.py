@@ -12,7 +12,8 @@ from .hub import hub_for
 from .renderers import render_event
 
 POLICY_VIOLATION = 1008
-IDLE_TIMEOUT = 10  # seconds between checks that the socket is still open
+# A closed socket is noticed within this many seconds, freeing its thread.
+IDLE_TIMEOUT = 1
 
 
 @sock.route("/ws")

@@ -78,6 +78,20 @@ def search_machines(user, query="", line_id=None, department_id=None, type_id=No
     return stmt
 
 
+def filter_choices(user):
+    """Lines, departments and types for the list filters: an operator's own, or all."""
+    if user.role not in roles.MACHINE_BOUND:
+        return {"lines": lines_ordered(), "departments": departments_ordered(),
+                "types": types_ordered()}
+    machines = db.session.scalars(visible_machines(user)).all()
+
+    def distinct(attr):
+        found = {getattr(m, attr) for m in machines} - {None}
+        return sorted(found, key=lambda obj: obj.name)
+    return {"lines": distinct("line"), "departments": distinct("department"),
+            "types": distinct("machine_type")}
+
+
 def machine_operators_of(machine):
     """Everyone assigned to a machine, directly or through its line, by username."""
     people = set(machine.operators)

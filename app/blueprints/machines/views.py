@@ -42,9 +42,8 @@ def index():
     page = db.paginate(services.search_machines(current_user, **filters),
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_page("machines/index.html", "machines/_list.html", page=page,
-                       filters=filters, lines=services.lines_ordered(),
-                       departments=services.departments_ordered(),
-                       types=services.types_ordered(), statuses=MACHINE_STATUSES)
+                       filters=filters, statuses=MACHINE_STATUSES,
+                       **services.filter_choices(current_user))
 
 
 def _machine_form(machine=None):

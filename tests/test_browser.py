@@ -1,0 +1,125 @@
+"""Browser flows in headless Chromium (the system's /usr/bin/chromium, driven by Playwright).
+
+Each test runs the real app over HTTP (`live_server`), logs people in through the real
+login form and checks what a tablet at 768 px shows: the right machines, touch-sized
+controls, and rows that change live over the websocket.
+"""
+
+import os
+import re
+
+import pytest
+from conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TABLET = {"width": 768, "height": 1024}
+TAP = 44  # px: the smallest control a gloved finger hits reliably
+LIVE_TIMEOUT = 5_000  # ms
+
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live_server):
+    """`open_page()` → a page in a fresh context (own cookies) on the live server."""
+    contexts = []
+
+    def open_(viewport=TABLET):
+        context = chromium.new_context(base_url=live_server, viewport=viewport)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def log_in(page, username, password=PASSWORD):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+def height(locator):
+    box = locator.bounding_box()
+    assert box is not None, f"{locator} is not visible"
+    return box["height"]
+
+
+def test_operator_on_a_tablet_sees_only_their_machines(open_page, make_user, make_line,
+                                                       make_machine):
+    operator = make_user("operator")
+    line = make_line(code="L-A", name="Assembly A", operators=[operator])
+    mine = make_machine(code="PRESS-01", name="Press one", line=line)
+    other = make_machine(code="LATHE-09", name="Lathe nine")
+
+    page = open_page(TABLET)
+    page.goto("/login")
+    login_button = page.get_by_role("button", name="Log in")
+    assert height(login_button) >= TAP
+    for name in ("username", "password"):
+        assert height(page.locator(f"input[name={name}]")) >= TAP
+    log_in(page, operator.username)
+
+    nav_links = page.locator(".topbar nav a")
+    assert nav_links.count() > 0, "an operator has a main navigation"
+    for i in range(nav_links.count()):
+        link = nav_links.nth(i)
+        assert height(link) >= TAP, f"nav link {link.inner_text()!r} is under {TAP} px"
+    assert height(page.get_by_role("button", name="Log out")) >= TAP
+
+    page.locator(".topbar nav a", has_text="Machines").first.click()
+    page.wait_for_url(re.compile(r"/machines/"))
+    assert page.get_by_role("heading", level=1).inner_text() == "My machines"
+    row = page.locator(f"#machine-{mine.id}")
+    assert row.is_visible()
+    assert "PRESS-01" in row.inner_text()
+    assert page.locator(f"#machine-{other.id}").count() == 0
+    assert "LATHE-09" not in page.locator("main").inner_text()
+    # Nothing spills sideways at tablet width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+
+
+def test_operator_sees_a_rename_live_without_reloading(open_page, make_user, make_line,
+                                                       make_machine):
+    operator = make_user("operator")
+    manager = make_user("production_manager")
+    line = make_line(code="L-B", name="Bottling B", operators=[operator])
+    machine = make_machine(code="FILL-02", name="Filler two", line=line)
+
+    watcher = open_page(TABLET)
+    log_in(watcher, operator.username)
+    watcher.goto("/machines/")
+    watcher.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
+    row = watcher.locator(f"#machine-{machine.id}")
+    assert "Filler two" in row.inner_text()
+    # Marks this document: a reload would drop it, so its survival proves no reload.
+    watcher.evaluate("window.__notReloaded = true")
+
+    editor = open_page({"width": 1440, "height": 900})
+    log_in(editor, manager.username)
+    editor.goto(f"/machines/{machine.id}/edit")
+    editor.fill("input[name=name]", "Filler two (rebuilt)")
+    editor.get_by_role("button", name="Save").click()
+    editor.wait_for_url(re.compile(rf"/machines/{machine.id}$"))
+
+    row.get_by_text("Filler two (rebuilt)").wait_for(timeout=LIVE_TIMEOUT)
+    assert watcher.evaluate("window.__notReloaded") is True
+    assert "FILL-02" in row.inner_text()
