@@ -56,6 +56,18 @@ class Config:
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     PASSWORD_HASH_METHOD = "scrypt"
 
+    # Telemetry. A batch webhook is signed with the plant-wide INGEST_KEY (unset: batches
+    # are refused); a single reading with its machine's own webhook secret.
+    INGEST_KEY = os.environ.get("INGEST_KEY", "")
+    INGEST_MAX_BATCH = _int("INGEST_MAX_BATCH", 5000)
+    INGEST_MAX_BYTES = _int("INGEST_MAX_BYTES", 8 * 1024 * 1024)
+    POLL_INTERVAL_SECONDS = _int("POLL_INTERVAL_SECONDS", 20)
+    POLL_TIMEOUT_SECONDS = float(os.environ.get("POLL_TIMEOUT_SECONDS", "5"))
+    POLL_CONCURRENCY = _int("POLL_CONCURRENCY", 32)
+    # The vendor API where `machines subscribe` registers our webhook (the simulator's in
+    # the demo); PUBLIC_BASE_URL + /api/v1/ingest is the callback it is given.
+    VENDOR_API_URL = os.environ.get("VENDOR_API_URL", "http://127.0.0.1:8100")
+
 
 class TestConfig(Config):
     TESTING = True
@@ -67,3 +79,4 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     # Scrypt at full cost makes every factory user take ~50 ms; tests don't need the cost.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    INGEST_KEY = "test-ingest-key"

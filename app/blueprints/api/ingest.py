@@ -1,0 +1,79 @@
+"""POST /api/v1/ingest: signed readings from machines and vendors (contract in README)."""
+
+import hashlib
+import hmac
+import json
+
+from flask import current_app, jsonify, request
+
+from app.blueprints.machines import ingest as telemetry
+from app.extensions import csrf, db
+
+from . import bp
+from .errors import ApiError
+
+SIGNATURE_HEADER = "X-Floorline-Signature"
+
+
+def signature_for(secret, body):
+    """What the sender puts in X-Floorline-Signature: sha256=<hex HMAC-SHA256 of the body>."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _check_signature(secret, body, what):
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not given:
+        raise ApiError(401, f"missing {SIGNATURE_HEADER} header")
+    if not secret or not hmac.compare_digest(given, signature_for(secret, body)):
+        raise ApiError(401, f"bad signature: sign the raw body with {what}")
+
+
+def _read_body():
+    limit = current_app.config["INGEST_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"body over {limit} bytes; send smaller batches")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise ApiError(413, f"body over {limit} bytes; send smaller batches")
+    try:
+        return body, json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+
+
+def _ingest_batch(body, payload):
+    _check_signature(current_app.config["INGEST_KEY"], body, "the plant's ingest key")
+    readings = payload["readings"]
+    if not isinstance(readings, list):
+        raise ApiError(422, "readings must be a list")
+    limit = current_app.config["INGEST_MAX_BATCH"]
+    if len(readings) > limit:
+        raise ApiError(413, f"{len(readings)} readings in one batch; at most {limit}")
+    return telemetry.ingest(readings, source="batch")
+
+
+def _ingest_one(body, payload):
+    key = payload.get("machine")
+    if not isinstance(key, str) or not key:
+        raise ApiError(422, "machine must be the machine's code or vendor id")
+    machine = telemetry.find_machines([key]).get(key)
+    if machine is None:
+        raise ApiError(404, f"unknown machine '{key}'")
+    _check_signature(machine.webhook_secret, body, f"the webhook secret of {machine.code}")
+    result = telemetry.ingest([payload], source="webhook", machine=machine)
+    if result.rejected:
+        raise ApiError(422, "; ".join(result.rejected[0]["reasons"]), **result.as_dict())
+    return result
+
+
+@bp.post("/ingest")
+@csrf.exempt
+def ingest():
+    body, payload = _read_body()
+    if not isinstance(payload, dict):
+        raise ApiError(422, "send one reading object or {\"readings\": [...]}")
+    result = _ingest_batch(body, payload) if "readings" in payload else \
+        _ingest_one(body, payload)
+    db.session.commit()
+    return jsonify(result.as_dict()), 202

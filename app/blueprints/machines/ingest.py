@@ -1,0 +1,291 @@
+"""Readings in: validation, change-only storage, duplicates, the latest state per machine.
+
+Every path a reading takes (webhook, batch webhook, the poll, MQTT) ends in `ingest()`.
+A batch costs a fixed handful of statements whatever its size: one to lock the machines'
+state rows, one to find duplicates, one to insert the changed readings, one to update the
+states. Rows are never written one by one.
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models_base import utcnow
+from app.realtime import publish_after_commit
+
+from .models import Machine, MachineState, MachineType, Reading
+
+MAX_TEXT = 500
+# Device clocks drift; a reading further ahead than this is refused as a bad clock.
+MAX_FUTURE = timedelta(minutes=5)
+# "Still reporting" updates reach the screens at most this often per machine.
+SEEN_PUBLISH_EVERY = timedelta(seconds=10)
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: list = field(default_factory=list)
+    machine_ids: set = field(default_factory=set)
+
+    def as_dict(self):
+        return {"stored": self.stored, "unchanged": self.unchanged,
+                "duplicates": self.duplicates, "rejected": len(self.rejected),
+                "rejections": self.rejected}
+
+
+@dataclass
+class _Valid:
+    machine: Machine
+    ts: datetime
+    values: dict
+
+
+def parse_ts(raw):
+    if not isinstance(raw, str):
+        raise ValueError("ts must be an ISO 8601 text, e.g. 2026-11-22T10:00:00Z")
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"ts '{raw[:40]}' is not an ISO 8601 time") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)  # devices without a zone report UTC
+    return ts.astimezone(UTC)
+
+
+def _value_problem(metric, value):
+    if metric.kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{metric.key} must be a number, not {type(value).__name__}"
+        if not math.isfinite(value):
+            return f"{metric.key} must be a finite number"
+    elif metric.kind == "boolean":
+        if not isinstance(value, bool):
+            return f"{metric.key} must be true or false, not {type(value).__name__}"
+    elif not isinstance(value, str) or len(value) > MAX_TEXT:
+        return f"{metric.key} must be a text of at most {MAX_TEXT} characters"
+    return None
+
+
+def check_values(machine_type, values):
+    """Reasons the values do not fit the type's metric definitions (empty: they fit)."""
+    if not isinstance(values, dict) or not values:
+        return ["values must be an object with at least one metric"]
+    metrics = {m.key: m for m in machine_type.metrics}
+    reasons = []
+    for key, value in values.items():
+        metric = metrics.get(key)
+        if metric is None:
+            reasons.append(f"unknown metric '{key}' for {machine_type.name}")
+        else:
+            problem = _value_problem(metric, value)
+            if problem:
+                reasons.append(problem)
+    return reasons
+
+
+def find_machines(keys):
+    """Machines by our code or the vendor's id (vendors push with their own ids)."""
+    keys = {str(k) for k in keys if isinstance(k, str | int) and not isinstance(k, bool)}
+    if not keys:
+        return {}
+    upper = {k.upper() for k in keys}
+    machines = db.session.scalars(
+        select(Machine).where(Machine.code.in_(upper) | Machine.vendor_id.in_(keys))
+        .options(selectinload(Machine.machine_type).selectinload(MachineType.metrics))).all()
+    found = {}
+    for machine in machines:
+        found[machine.code] = machine
+        if machine.vendor_id:
+            found[machine.vendor_id] = machine
+    return {k: found.get(k.upper()) or found.get(k) for k in keys}
+
+
+def _validate(index, raw, machines, now, fixed_machine):
+    """(_Valid, None) or (None, rejection)."""
+    if not isinstance(raw, dict):
+        return None, {"index": index, "reasons": ["a reading must be an object"]}
+    key = raw.get("machine")
+    machine = fixed_machine or machines.get(str(key)) if key is not None else fixed_machine
+    label = machine.code if machine else key
+    if machine is None:
+        return None, {"index": index, "machine": key,
+                      "reasons": [f"unknown machine '{key}'" if key else "machine is missing"]}
+    try:
+        ts = parse_ts(raw.get("ts"))
+    except ValueError as exc:
+        return None, {"index": index, "machine": label, "reasons": [str(exc)]}
+    if ts > now + MAX_FUTURE:
+        return None, {"index": index, "machine": label,
+                      "reasons": [f"ts {ts.isoformat()} is in the future; check the clock"]}
+    reasons = check_values(machine.machine_type, raw.get("values"))
+    if reasons:
+        return None, {"index": index, "machine": label, "reasons": reasons}
+    return _Valid(machine, ts, raw["values"]), None
+
+
+def ingest(readings, source, machine=None, now=None):
+    """Validate and store readings; returns counts. Flushes; the caller commits.
+
+    `machine` fixes the machine for every reading (a data URL or MQTT topic names it).
+    """
+    now = now or utcnow()
+    result = IngestResult()
+    machines = {} if machine else find_machines(r.get("machine") for r in readings
+                                                if isinstance(r, dict))
+    valid = []
+    for index, raw in enumerate(readings):
+        item, rejection = _validate(index, raw, machines, now, machine)
+        if rejection:
+            result.rejected.append(rejection)
+        else:
+            valid.append(item)
+    if valid:
+        _store(valid, source, now, result)
+    return result
+
+
+def _store(valid, source, now, result):
+    by_machine = defaultdict(list)
+    for item in valid:
+        by_machine[item.machine.id].append(item)
+    states = _lock_states(by_machine.keys())
+    known = _existing_keys(valid)
+    rows, seen_only = [], []
+    for machine_id, items in by_machine.items():
+        state = states[machine_id]
+        changed = _apply(state, sorted(items, key=lambda i: i.ts), known, rows, result)
+        previously_seen = state.last_seen_at
+        state.last_seen_at = now
+        if changed:
+            state.last_changed_at = now
+            result.machine_ids.add(machine_id)
+        elif previously_seen is None or now - _aware(previously_seen) >= SEEN_PUBLISH_EVERY:
+            seen_only.append(machine_id)
+    _insert_rows(rows, source, now)
+    _write_states(states.values())
+    if result.machine_ids or seen_only:
+        publish_after_commit("telemetry.updated",
+                             ids=sorted(result.machine_ids | set(seen_only)))
+
+
+def _aware(value):
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _apply(state, items, known, rows, result):
+    """Walk one machine's readings in time order against its latest values."""
+    latest = dict(state.values or {})
+    latest_ts = _aware(state.reading_ts) if state.reading_ts else None
+    changed = False
+    for item in items:
+        key = (item.machine.id, item.ts)
+        if key in known:
+            result.duplicates += 1
+            continue
+        known.add(key)
+        if all(_same(latest, k, v) for k, v in item.values.items()):
+            result.unchanged += 1
+            state.readings_unchanged += 1
+            continue
+        rows.append({"machine_id": item.machine.id, "ts": item.ts, "values": item.values})
+        result.stored += 1
+        state.readings_stored += 1
+        changed = True
+        # A late reading is history: it must not roll the latest values back.
+        if latest_ts is None or item.ts >= latest_ts:
+            latest.update(item.values)
+            latest_ts = item.ts
+    state.values = latest
+    state.reading_ts = latest_ts
+    return changed
+
+
+def _same(latest, key, value):
+    """Equal as the metric means it: 5 == 5.0, but True is not 1."""
+    if key not in latest:
+        return False
+    old = latest[key]
+    return old == value and isinstance(old, bool) == isinstance(value, bool)
+
+
+def _dialect():
+    return db.session.get_bind().dialect.name
+
+
+def _lock_states(machine_ids):
+    """The state rows of these machines, created if missing, locked until commit.
+
+    The lock makes two deliveries for one machine take turns, so change detection always
+    compares with what the other one stored.
+    """
+    ids = sorted(machine_ids)
+    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
+    db.session.execute(insert(MachineState).on_conflict_do_nothing(), [
+        {"machine_id": i, "values": {}, "readings_stored": 0, "readings_unchanged": 0,
+         "poll_failures": 0} for i in ids])
+    rows = db.session.execute(
+        select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
+               MachineState.last_seen_at, MachineState.readings_stored,
+               MachineState.readings_unchanged)
+        .where(MachineState.machine_id.in_(ids)).order_by(MachineState.machine_id)
+        .with_for_update()).all()
+    return {row.machine_id: _StateRow(*row) for row in rows}
+
+
+class _StateRow:
+    __slots__ = ("last_changed_at", "last_seen_at", "machine_id", "reading_ts",
+                 "readings_stored", "readings_unchanged", "values")
+
+    def __init__(self, machine_id, values, reading_ts, last_seen_at, stored, unchanged):
+        self.machine_id, self.values, self.reading_ts = machine_id, values, reading_ts
+        self.last_seen_at, self.last_changed_at = last_seen_at, None
+        self.readings_stored, self.readings_unchanged = stored, unchanged
+
+
+def _existing_keys(valid):
+    pairs = {(item.machine.id, item.ts) for item in valid}
+    found = db.session.execute(select(Reading.machine_id, Reading.ts).where(
+        tuple_(Reading.machine_id, Reading.ts).in_(list(pairs)))).all()
+    return {(machine_id, _aware(ts)) for machine_id, ts in found}
+
+
+def _insert_rows(rows, source, now):
+    if not rows:
+        return
+    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
+    for row in rows:
+        row["received_at"] = now
+        row["source"] = source
+    # The key still guards against a concurrent delivery of the same reading.
+    db.session.execute(insert(Reading).on_conflict_do_nothing(), rows)
+
+
+def _write_states(states):
+    params = []
+    for s in states:
+        entry = {"machine_id": s.machine_id, "values": s.values, "reading_ts": s.reading_ts,
+                 "last_seen_at": s.last_seen_at, "readings_stored": s.readings_stored,
+                 "readings_unchanged": s.readings_unchanged, "reachable": True,
+                 "last_error": None}
+        if s.last_changed_at:
+            entry["last_changed_at"] = s.last_changed_at
+        params.append(entry)
+    # Rows with and without last_changed_at need separate statements (same keys per batch).
+    for group in (p for p in _group_by_keys(params)):
+        db.session.execute(update(MachineState), group)
+
+
+def _group_by_keys(params):
+    groups = defaultdict(list)
+    for entry in params:
+        groups[tuple(sorted(entry))].append(entry)
+    return groups.values()
