@@ -18,6 +18,7 @@ ROUTES = {
     "static": PUBLIC,
     "ops.health": PUBLIC,
     "auth.login": PUBLIC,
+    "api.ingest": PUBLIC,  # machines sign each request instead of logging in
     "auth.logout": ALL,
     "live": SOCKET,
     "dashboard.home": ALL,
