@@ -57,6 +57,27 @@ def _init_extensions(app):
 
     app.before_request(enforce_first_login)
     init_publishing()
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _fix_sqlite_transactions(db.engine)
+
+
+def _fix_sqlite_transactions(engine):
+    """Let SQLAlchemy, not pysqlite, begin transactions, so SAVEPOINTs work on SQLite.
+
+    pysqlite's own transaction handling breaks nested transactions, which the fixture
+    loader uses to load all or nothing. Recipe from SQLAlchemy's SQLite dialect notes.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
 
 
 def _register_blueprints(app):

@@ -2,7 +2,26 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy.types import DateTime, TypeDecorator
+
 from app.extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 def utcnow():
@@ -10,6 +29,6 @@ def utcnow():
 
 
 class TimestampMixin:
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow,
+    created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime(), nullable=False, default=utcnow,
                            onupdate=utcnow)

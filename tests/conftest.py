@@ -93,15 +93,13 @@ def pytest_terminal_summary(terminalreporter):
 
 def _empty_schema(engine):
     from sqlalchemy import text
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
-        else:
-            conn.exec_driver_sql("PRAGMA writable_schema = 1")
-            conn.exec_driver_sql("DELETE FROM sqlite_master")
-            conn.exec_driver_sql("PRAGMA writable_schema = 0")
-            conn.exec_driver_sql("VACUUM")
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        engine.dispose()
+        Path(engine.url.database).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
@@ -334,12 +332,26 @@ def live_server(app):
     """The app served over real HTTP in a thread (use with @pytest.mark.live)."""
     from werkzeug.serving import make_server
 
+    if CHOSEN["db_url"].startswith("sqlite"):
+        pytest.skip("a server thread beside the test needs PostgreSQL (SQLite has one writer)")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    _wait_for_sockets_to_close(app)
+
+
+def _wait_for_sockets_to_close(app, timeout=5):
+    """A socket handler still running would share the next test's database connection."""
+    import time
+
+    hub = app.extensions.get("floorline_hub")
+    deadline = time.monotonic() + timeout
+    while hub is not None and hub.subscriptions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hub is None or not hub.subscriptions, "a /ws handler outlived its test"
 
 
 @pytest.fixture(autouse=True)

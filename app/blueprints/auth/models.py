@@ -1,7 +1,7 @@
 from flask_login import UserMixin
 
 from app.extensions import db
-from app.models_base import TimestampMixin, utcnow
+from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 from . import roles
 
@@ -20,10 +20,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     active = db.Column(db.Boolean, nullable=False, default=True)
     # Set for accounts made with a one-time password: the next login must replace it.
     must_change_password = db.Column(db.Boolean, nullable=False, default=False)
-    profile_completed_at = db.Column(db.DateTime(timezone=True))
+    profile_completed_at = db.Column(UTCDateTime())
     # Part of the session id: bumping it logs the user out everywhere (reset, deactivate).
     session_version = db.Column(db.Integer, nullable=False, default=1)
-    last_login_at = db.Column(db.DateTime(timezone=True))
+    last_login_at = db.Column(UTCDateTime())
     created_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     created_by = db.relationship("User", remote_side=[id])
 
@@ -74,5 +74,5 @@ class LoginAttempt(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(64), nullable=False, index=True)
     address = db.Column(db.String(64), nullable=False, index=True)
-    attempted_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow,
+    attempted_at = db.Column(UTCDateTime(), nullable=False, default=utcnow,
                              index=True)

@@ -1,7 +1,7 @@
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.extensions import db
-from app.models_base import TimestampMixin
+from app.models_base import TimestampMixin, UTCDateTime
 
 METRIC_KINDS = ("number", "boolean", "text")
 # Metrics with a meaning the rest of Floorline relies on (battery alerts, part counts, run time).
@@ -124,7 +124,7 @@ class Machine(TimestampMixin, db.Model):
     notes = db.Column(db.Text, nullable=False, default="")
     # The vendor's id for our webhook subscription, once `machines subscribe` registered it.
     subscription_id = db.Column(db.String(120))
-    subscribed_at = db.Column(db.DateTime(timezone=True))
+    subscribed_at = db.Column(UTCDateTime())
     operators = db.relationship("User", secondary=machine_operators, backref="machines",
                                 order_by="User.username")
 
@@ -152,8 +152,8 @@ class Reading(db.Model):
     __tablename__ = "readings"
 
     machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
-    ts = db.Column(db.DateTime(timezone=True), primary_key=True)
-    received_at = db.Column(db.DateTime(timezone=True), nullable=False)
+    ts = db.Column(UTCDateTime(), primary_key=True)
+    received_at = db.Column(UTCDateTime(), nullable=False)
     values = db.Column(JSONValue, nullable=False)
     source = db.Column(db.String(16), nullable=False)
 
@@ -168,14 +168,14 @@ class MachineState(db.Model):
     machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
     machine = db.relationship(Machine, backref=db.backref("state", uselist=False))
     values = db.Column(JSONValue, nullable=False, default=dict)
-    reading_ts = db.Column(db.DateTime(timezone=True))        # device time of the latest stored
-    last_seen_at = db.Column(db.DateTime(timezone=True))      # any reading, changed or not
-    last_changed_at = db.Column(db.DateTime(timezone=True))   # when a changed reading arrived
+    reading_ts = db.Column(UTCDateTime())        # device time of the latest stored
+    last_seen_at = db.Column(UTCDateTime())      # any reading, changed or not
+    last_changed_at = db.Column(UTCDateTime())   # when a changed reading arrived
     readings_stored = db.Column(db.BigInteger, nullable=False, default=0)
     readings_unchanged = db.Column(db.BigInteger, nullable=False, default=0)
     reachable = db.Column(db.Boolean)                          # None: never polled
     last_error = db.Column(db.Text)
-    last_polled_at = db.Column(db.DateTime(timezone=True))
+    last_polled_at = db.Column(UTCDateTime())
     poll_failures = db.Column(db.Integer, nullable=False, default=0)
 
 
@@ -185,7 +185,7 @@ class PollCycle(db.Model):
     __tablename__ = "poll_cycles"
 
     id = db.Column(db.Integer, primary_key=True)
-    started_at = db.Column(db.DateTime(timezone=True), nullable=False, index=True)
+    started_at = db.Column(UTCDateTime(), nullable=False, index=True)
     duration_ms = db.Column(db.Integer, nullable=False, default=0)
     machines = db.Column(db.Integer, nullable=False, default=0)
     failures = db.Column(db.Integer, nullable=False, default=0)
