@@ -15,3 +15,9 @@ from app.jobs.housekeeping import prune_login_attempts
 QUEUE = os.environ.get("RQ_QUEUE", "floorline")
 
 cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)
+
+from app.jobs.polling import poll_machines  # noqa: E402
+
+POLL_INTERVAL = int(os.environ.get("POLL_INTERVAL_SECONDS", "20"))
+cron.register(poll_machines, queue_name=QUEUE, interval=POLL_INTERVAL,
+              job_timeout=POLL_INTERVAL * 10)

@@ -24,6 +24,7 @@ from .models import Machine, MachineState, MachineType, Reading
 MAX_TEXT = 500
 # Device clocks drift; a reading further ahead than this is refused as a bad clock.
 MAX_FUTURE = timedelta(minutes=5)
+TREND_POINTS = 30
 # "Still reporting" updates reach the screens at most this often per machine.
 SEEN_PUBLISH_EVERY = timedelta(seconds=10)
 
@@ -162,6 +163,8 @@ def _store(valid, source, now, result):
     rows, seen_only = [], []
     for machine_id, items in by_machine.items():
         state = states[machine_id]
+        trend_metric = items[0].machine.machine_type.trend_metric
+        state.trend_key = trend_metric.key if trend_metric else None
         changed = _apply(state, sorted(items, key=lambda i: i.ts), known, rows, result)
         previously_seen = state.last_seen_at
         state.last_seen_at = now
@@ -204,6 +207,8 @@ def _apply(state, items, known, rows, result):
         if latest_ts is None or item.ts >= latest_ts:
             latest.update(item.values)
             latest_ts = item.ts
+            if state.trend_key in item.values:
+                state.trend = [*state.trend, item.values[state.trend_key]][-TREND_POINTS:]
     state.values = latest
     state.reading_ts = latest_ts
     return changed
@@ -230,12 +235,12 @@ def _lock_states(machine_ids):
     ids = sorted(machine_ids)
     insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
     db.session.execute(insert(MachineState).on_conflict_do_nothing(), [
-        {"machine_id": i, "values": {}, "readings_stored": 0, "readings_unchanged": 0,
-         "poll_failures": 0} for i in ids])
+        {"machine_id": i, "values": {}, "trend": [], "readings_stored": 0,
+         "readings_unchanged": 0, "poll_failures": 0} for i in ids])
     rows = db.session.execute(
         select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
                MachineState.last_seen_at, MachineState.readings_stored,
-               MachineState.readings_unchanged)
+               MachineState.readings_unchanged, MachineState.trend)
         .where(MachineState.machine_id.in_(ids)).order_by(MachineState.machine_id)
         .with_for_update()).all()
     return {row.machine_id: _StateRow(*row) for row in rows}
@@ -243,12 +248,14 @@ def _lock_states(machine_ids):
 
 class _StateRow:
     __slots__ = ("last_changed_at", "last_seen_at", "machine_id", "reading_ts",
-                 "readings_stored", "readings_unchanged", "values")
+                 "readings_stored", "readings_unchanged", "trend", "trend_key", "values")
 
-    def __init__(self, machine_id, values, reading_ts, last_seen_at, stored, unchanged):
+    def __init__(self, machine_id, values, reading_ts, last_seen_at, stored, unchanged,
+                 trend):
         self.machine_id, self.values, self.reading_ts = machine_id, values, reading_ts
         self.last_seen_at, self.last_changed_at = last_seen_at, None
         self.readings_stored, self.readings_unchanged = stored, unchanged
+        self.trend, self.trend_key = list(trend or []), None
 
 
 def _existing_keys(valid):
@@ -274,7 +281,8 @@ def _write_states(states):
     for s in states:
         entry = {"machine_id": s.machine_id, "values": s.values, "reading_ts": s.reading_ts,
                  "last_seen_at": s.last_seen_at, "readings_stored": s.readings_stored,
-                 "readings_unchanged": s.readings_unchanged, "reachable": True,
+                 "readings_unchanged": s.readings_unchanged, "trend": s.trend,
+                 "reachable": True,
                  "last_error": None}
         if s.last_changed_at:
             entry["last_changed_at"] = s.last_changed_at

@@ -67,6 +67,22 @@ class MachineType(TimestampMixin, db.Model):
     def metric_with_role(self, role):
         return next((m for m in self.metrics if m.role == role), None)
 
+    @property
+    def trend_metric(self):
+        """The metric a tile draws a sparkline of: the first number with a normal range."""
+        numbers = [m for m in self.metrics if m.kind == "number" and m.role is None]
+        ranged = [m for m in numbers if m.normal_min is not None or m.normal_max is not None]
+        return (ranged or numbers or [None])[0]
+
+    @property
+    def tile_metrics(self):
+        """Up to four number metrics worth showing on a tile, ranged ones first."""
+        numbers = [m for m in self.metrics if m.kind == "number" and m.role != "part_counter"]
+        numbers.sort(key=lambda m: (m.normal_min is None and m.normal_max is None,
+                                    m.position))
+        counter = self.metric_with_role("part_counter")
+        return numbers[:3] + ([counter] if counter else numbers[3:4])
+
     def __str__(self):
         return self.name
 
@@ -171,6 +187,8 @@ class MachineState(db.Model):
     reading_ts = db.Column(UTCDateTime())        # device time of the latest stored
     last_seen_at = db.Column(UTCDateTime())      # any reading, changed or not
     last_changed_at = db.Column(UTCDateTime())   # when a changed reading arrived
+    # The last values of the type's trend metric, for the tile's sparkline without a query.
+    trend = db.Column(JSONValue, nullable=False, default=list)
     readings_stored = db.Column(db.BigInteger, nullable=False, default=0)
     readings_unchanged = db.Column(db.BigInteger, nullable=False, default=0)
     reachable = db.Column(db.Boolean)                          # None: never polled

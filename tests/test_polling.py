@@ -1,0 +1,193 @@
+"""The poll job against real HTTP peers on loopback: answers, failures, timeouts, overruns."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from app.blueprints.machines.models import MachineState, PollCycle, Reading
+from app.extensions import db, redis_client
+from app.jobs import polling
+
+
+class Vendor:
+    """A vendor whose data URLs answer what the test says: JSON, an error, or slowly."""
+
+    def __init__(self):
+        self.answers = {}   # path → (status, body, delay seconds)
+        self.hits = []
+        vendor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                vendor.hits.append(self.path)
+                status, body, delay = vendor.answers.get(self.path, (404, "{}", 0))
+                time.sleep(delay)
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except BrokenPipeError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def vendor():
+    v = Vendor()
+    yield v
+    v.stop()
+
+
+@pytest.fixture(autouse=True)
+def _free_poll_lock(app):
+    redis_client().delete(polling.LOCK_KEY)
+    yield
+    redis_client().delete(polling.LOCK_KEY)
+
+
+@pytest.fixture
+def polled(make_machine, make_machine_type, vendor):
+    machine_type = make_machine_type(metrics=(("temperature", "Temperature", "°C", 20, 70),))
+
+    def make(code, answer=None, status=200, delay=0, polling_enabled=True):
+        path = f"/machines/{code}/data"
+        vendor.answers[path] = (status, answer if answer is not None else {}, delay)
+        return make_machine(code=code, machine_type=machine_type,
+                            data_url=vendor.url + path, polling_enabled=polling_enabled)
+    return make
+
+
+def _reading(temperature, ts="2026-11-22T10:00:00Z"):
+    return {"machine_id": "x", "ts": ts, "values": {"temperature": temperature}}
+
+
+def _state(machine):
+    db.session.expire_all()
+    return db.session.get(MachineState, machine.id)
+
+
+def test_cycle_ingests_every_polled_machine(polled, vendor):
+    a = polled("POLL-A", _reading(40.0))
+    b = polled("POLL-B", {"readings": [_reading(41.0), _reading(42.0, "2026-11-22T10:00:20Z")]})
+    polled("POLL-OFF", _reading(1.0), polling_enabled=False)
+    result = polling.poll_machines()
+    assert result["machines"] == 2 and result["failures"] == 0 and result["stored"] == 3
+    assert _state(a).values == {"temperature": 40.0} and _state(a).reachable
+    assert _state(b).values == {"temperature": 42.0}
+    assert "/machines/POLL-OFF/data" not in vendor.hits
+    cycle = db.session.scalars(select(PollCycle)).one()
+    assert cycle.machines == 2 and not cycle.skipped and cycle.duration_ms >= 0
+    assert {r.source for r in db.session.scalars(select(Reading))} == {"poll"}
+
+
+def test_unchanged_answers_are_not_stored_twice(polled, vendor):
+    machine = polled("POLL-A", _reading(40.0))
+    polling.poll_machines()
+    # The vendor answers the same values at a new time: seen, not stored.
+    vendor.answers["/machines/POLL-A/data"] = (200, _reading(40.0, "2026-11-22T10:00:20Z"), 0)
+    result = polling.poll_machines()
+    assert result["stored"] == 0
+    state = _state(machine)
+    assert state.readings_stored == 1 and state.readings_unchanged == 1
+
+
+@pytest.mark.parametrize("status, body, reason", [
+    (503, {"error": "busy"}, "HTTP 503"),
+    (200, "<html>oops</html>", "did not answer JSON"),
+    (200, {"hello": 1}, "neither values nor readings"),
+    (200, _reading("hot"), "rejected: temperature must be a number"),
+])
+def test_failures_mark_the_machine_unreachable_with_the_reason(polled, status, body, reason):
+    good = polled("POLL-OK", _reading(40.0))
+    bad = polled("POLL-BAD", body, status=status)
+    result = polling.poll_machines()
+    assert result["failures"] == 1
+    state = _state(bad)
+    assert state.reachable is False and reason in state.last_error
+    assert state.poll_failures == 1
+    assert _state(good).reachable is True
+    polling.poll_machines()
+    assert _state(bad).poll_failures == 2  # retried next cycle, still failing
+
+
+def test_connection_refused_is_a_failure_not_a_crash(polled, make_machine, make_machine_type):
+    machine = make_machine(code="POLL-GONE", machine_type=make_machine_type(),
+                           data_url="http://127.0.0.1:9/data", polling_enabled=True)
+    result = polling.poll_machines()
+    assert result["failures"] == 1
+    assert "cannot connect" in _state(machine).last_error
+
+
+def test_a_machine_that_recovers_is_reachable_again(polled, vendor):
+    machine = polled("POLL-A", {"error": "down"}, status=500)
+    polling.poll_machines()
+    assert _state(machine).reachable is False
+    vendor.answers["/machines/POLL-A/data"] = (200, _reading(50.0), 0)
+    polling.poll_machines()
+    state = _state(machine)
+    assert state.reachable is True and state.last_error is None and state.poll_failures == 0
+
+
+def test_a_slow_machine_times_out_and_the_others_still_arrive(app, polled):
+    app.config["POLL_TIMEOUT_SECONDS"], old = 0.3, app.config["POLL_TIMEOUT_SECONDS"]
+    try:
+        slow = polled("POLL-SLOW", _reading(40.0), delay=1.5)
+        fast = polled("POLL-FAST", _reading(41.0))
+        started = time.monotonic()
+        result = polling.poll_machines()
+        elapsed = time.monotonic() - started
+    finally:
+        app.config["POLL_TIMEOUT_SECONDS"] = old
+    assert result["failures"] == 1
+    assert "no answer within 0.3 s" in _state(slow).last_error
+    assert _state(fast).values == {"temperature": 41.0}
+    assert elapsed < 1.5  # the slow machine did not hold up the cycle
+
+
+def test_machines_are_fetched_concurrently(app, polled):
+    for n in range(8):
+        polled(f"POLL-{n}", _reading(40.0 + n), delay=0.4)
+    started = time.monotonic()
+    result = polling.poll_machines()
+    assert result["failures"] == 0 and result["stored"] == 8
+    assert time.monotonic() - started < 8 * 0.4 / 2
+
+
+def test_an_overrunning_cycle_is_not_stacked(app, polled):
+    """A second cycle started while the first still runs records a skip and does nothing."""
+    polled("POLL-SLOW", _reading(40.0), delay=1.0)
+    outcome = {}
+
+    def second_cycle():
+        time.sleep(0.3)  # the first cycle holds the lock by now
+        with app.app_context():
+            outcome["second"] = polling.poll_machines()
+
+    thread = threading.Thread(target=second_cycle)
+    thread.start()
+    first = polling.poll_machines()
+    thread.join()
+    assert outcome["second"] == {"skipped": True}
+    assert first["machines"] == 1 and first["stored"] == 1
+    cycles = db.session.scalars(select(PollCycle).order_by(PollCycle.id)).all()
+    assert [c.skipped for c in cycles].count(True) == 1
+    # And once it is over, the next cycle runs normally.
+    assert polling.poll_machines().get("skipped") is None
