@@ -1,5 +1,6 @@
 """The poll job against real HTTP peers on loopback: answers, failures, timeouts, overruns."""
 
+import contextlib
 import json
 import threading
 import time
@@ -31,10 +32,8 @@ class Vendor:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     self.wfile.write(data)
-                except BrokenPipeError:
-                    pass
 
             def log_message(self, *args):
                 pass
