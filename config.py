@@ -67,6 +67,8 @@ class Config:
     # The vendor API where `machines subscribe` registers our webhook (the simulator's in
     # the demo); PUBLIC_BASE_URL + /api/v1/ingest is the callback it is given.
     VENDOR_API_URL = os.environ.get("VENDOR_API_URL", "http://127.0.0.1:8100")
+    MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
+    MQTT_TOPIC_PREFIX = os.environ.get("MQTT_TOPIC_PREFIX", "floorline")
 
 
 class TestConfig(Config):
@@ -80,3 +82,6 @@ class TestConfig(Config):
     # Scrypt at full cost makes every factory user take ~50 ms; tests don't need the cost.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     INGEST_KEY = "test-ingest-key"
+    # Nothing listens on port 9: a test that forgets to start its own vendor fails fast
+    # instead of subscribing at a simulator a developer has running.
+    VENDOR_API_URL = "http://127.0.0.1:9"

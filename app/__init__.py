@@ -85,6 +85,7 @@ def _register_blueprints(app):
 
     from .blueprints.auth.cli import users_cli
     from .demo import demo_cli
+    from .simulator.cli import simulate_command
 
     for name in BLUEPRINTS:
         module = importlib.import_module(f".blueprints.{name}", __name__)
@@ -93,6 +94,7 @@ def _register_blueprints(app):
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(simulate_command)
 
 
 def _register_error_pages(app):

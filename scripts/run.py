@@ -31,9 +31,10 @@ def hide_password(url):
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def secret_key():
-    """The instance's secret key, made once, so sessions survive restarts."""
-    path = INSTANCE / "secret_key"
+def instance_secret(name):
+    """A random secret made once and kept in instance/<name>, so it survives restarts
+    (the session key; the plant's batch ingest key)."""
+    path = INSTANCE / name
     if not path.exists():
         # O_EXCL + mode 0600: never readable by others, not even for a moment.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -108,7 +109,9 @@ def main():
         env["REDIS_URL"] = redis.url
         redis_note = f"started by us: {services.redis_binary()}, stops with the app"
     if not env.get("SECRET_KEY"):
-        env["SECRET_KEY"] = secret_key()
+        env["SECRET_KEY"] = instance_secret("secret_key")
+    if not env.get("INGEST_KEY"):
+        env["INGEST_KEY"] = instance_secret("ingest_key")
 
     print("Upgrading the database schema ...", flush=True)
     flask(env, "db", "upgrade")

@@ -4,7 +4,11 @@ RENDERERS = {}
 
 
 def live_renderer(*event_names):
-    """Register `fn(message, user) -> str | None` for these events (None: nothing to send)."""
+    """Register `fn(message, user, page) -> str | None` for these events (None: nothing).
+
+    `page` is what the socket's page shows (its ?resync=... value, "" if nothing special),
+    so a renderer sends only pieces that page has.
+    """
     def decorator(fn):
         for name in event_names:
             RENDERERS.setdefault(name, []).append(fn)
@@ -12,6 +16,27 @@ def live_renderer(*event_names):
     return decorator
 
 
-def render_event(message, user):
-    parts = [fn(message, user) for fn in RENDERERS.get(message.get("event"), [])]
+def render_event(message, user, page=""):
+    parts = [fn(message, user, page or "") for fn in RENDERERS.get(message.get("event"), [])]
     return "".join(p for p in parts if p)
+
+
+RESYNCS = {}
+
+
+def live_resync(name):
+    """Register `fn(user, arg) -> str` for sockets opened with ?resync=name[:arg].
+
+    A page that shows live pieces asks for their current state when its socket
+    (re)connects, so a tablet coming back from sleep shows now, not a gap.
+    """
+    def decorator(fn):
+        RESYNCS[name] = fn
+        return fn
+    return decorator
+
+
+def render_resync(spec, user):
+    name, _, arg = (spec or "").partition(":")
+    fn = RESYNCS.get(name)
+    return fn(user, arg) if fn else ""

@@ -2,14 +2,14 @@
 
 import queue
 
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_login import current_user
 
 from app.blueprints.auth.models import User
 from app.extensions import db, sock
 
 from .hub import hub_for
-from .renderers import render_event
+from .renderers import render_event, render_resync
 
 POLICY_VIOLATION = 1008
 # A closed socket is noticed within this many seconds, freeing its thread.
@@ -30,25 +30,38 @@ def live(ws):
     try:
         # Sent once subscribed: the page's live dot turns green only when nothing is missed.
         ws.send(render_template("_live_on.html"))
+        _send_resync(ws, request.args.get("resync"), user_id)
         while ws.connected:
             try:
                 message = sub.get(timeout=IDLE_TIMEOUT)
             except queue.Empty:
                 continue
-            if not _relay(ws, message, user_id, version):
+            if not _relay(ws, message, user_id, version, request.args.get("resync", "")):
                 return
     finally:
         hub.unsubscribe(sub)
 
 
-def _relay(ws, message, user_id, version):
+def _send_resync(ws, spec, user_id):
+    """What the page asked to be brought up to date on (re)connect."""
+    if not spec:
+        return
+    try:
+        html = render_resync(spec, db.session.get(User, user_id))
+    finally:
+        db.session.remove()
+    if html:
+        ws.send(html)
+
+
+def _relay(ws, message, user_id, version, page):
     """Render one event for this user and send it; False when the session has ended."""
     try:
         user = db.session.get(User, user_id)
         if user is None or not user.active or user.session_version != version:
             ws.close(reason=POLICY_VIOLATION, message="Session ended.")
             return False
-        html = render_event(message, user)
+        html = render_event(message, user, page)
     finally:
         db.session.remove()
     if html:

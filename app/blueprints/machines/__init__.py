@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("machines", __name__, url_prefix="/machines")
 
-from . import cli, live, setup_views, views  # noqa: E402,F401
+from . import cli, history_views, live, mqtt_cli, setup_views, tiles, vendor_cli, views  # noqa: E402,F401

@@ -143,6 +143,7 @@ class Machine(TimestampMixin, db.Model):
     subscribed_at = db.Column(UTCDateTime())
     operators = db.relationship("User", secondary=machine_operators, backref="machines",
                                 order_by="User.username")
+    state = db.relationship("MachineState", uselist=False, back_populates="machine")
 
     @property
     def status_label(self):
@@ -182,7 +183,7 @@ class MachineState(db.Model):
     __tablename__ = "machine_states"
 
     machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
-    machine = db.relationship(Machine, backref=db.backref("state", uselist=False))
+    machine = db.relationship(Machine, back_populates="state")
     values = db.Column(JSONValue, nullable=False, default=dict)
     reading_ts = db.Column(UTCDateTime())        # device time of the latest stored
     last_seen_at = db.Column(UTCDateTime())      # any reading, changed or not

@@ -105,10 +105,12 @@ def new():
 @bp.get("/<int:machine_id>")
 @roles_required(*roles.EVERYONE)
 def show(machine_id):
+    from .history_views import default_chart  # history_views imports this module
+
     machine = load_machine(machine_id)
     return render_page("machines/show.html", machine=machine,
                        people=services.machine_operators_of(machine),
-                       confirm_form=ConfirmForm())
+                       confirm_form=ConfirmForm(), chart=default_chart(machine))
 
 
 @bp.route("/<int:machine_id>/edit", methods=["GET", "POST"])
@@ -148,3 +150,46 @@ def rotate_secret(machine_id):
                        action=url_for("machines.rotate_secret", machine_id=machine.id),
                        cancel=url_for("machines.show", machine_id=machine.id),
                        button="Make a new secret")
+
+
+def _vendor_action(machine_id, subscribe):
+    """Confirm, then register (or remove) our webhook with the machine's vendor."""
+    from app.integrations import vendor
+
+    machine = load_machine(machine_id)
+    form = ConfirmForm()
+    back = url_for("machines.show", machine_id=machine.id)
+    if form.validate_on_submit():
+        try:
+            if subscribe:
+                vendor.subscribe_machine(machine)
+            else:
+                vendor.unsubscribe_machine(machine)
+        except vendor.VendorError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(back)
+        db.session.commit()
+        flash(f"{machine.code} " + ("now pushes readings to Floorline." if subscribe
+                                    else "no longer pushes readings."), "success")
+        return redirect(back)
+    verb = "Subscribe to" if subscribe else "Unsubscribe from"
+    return render_page("confirm.html", form=form, title=f"{verb} {machine.code}'s readings?",
+                       message=(f"Floorline asks the vendor at {vendor.api_url()} to push "
+                                f"{machine.code}'s readings to {vendor.callback_url()}.")
+                       if subscribe else "The vendor stops pushing readings; polling, "
+                                         "if on, goes on.",
+                       action=request.path, cancel=back,
+                       button="Subscribe" if subscribe else "Unsubscribe")
+
+
+@bp.route("/<int:machine_id>/subscribe", methods=["GET", "POST"])
+@managers_only
+def subscribe(machine_id):
+    return _vendor_action(machine_id, subscribe=True)
+
+
+@bp.route("/<int:machine_id>/unsubscribe", methods=["GET", "POST"])
+@managers_only
+def unsubscribe(machine_id):
+    return _vendor_action(machine_id, subscribe=False)

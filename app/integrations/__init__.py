@@ -1,0 +1,1 @@
+"""Adapters for outside services: each reads its config, times out and fails softly."""
