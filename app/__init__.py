@@ -63,21 +63,26 @@ def _init_extensions(app):
 
 
 def _fix_sqlite_transactions(engine):
-    """Let SQLAlchemy, not pysqlite, begin transactions, so SAVEPOINTs work on SQLite.
+    """SQLite for the embedded demo: working SAVEPOINTs and no "database is locked".
 
-    pysqlite's own transaction handling breaks nested transactions, which the fixture
-    loader uses to load all or nothing. Recipe from SQLAlchemy's SQLite dialect notes.
+    pysqlite's own transaction handling breaks nested transactions (the fixture loader
+    loads all or nothing with them), so SQLAlchemy begins transactions itself (recipe from
+    its SQLite notes). BEGIN IMMEDIATE takes the write lock up front: several web threads
+    writing at once then wait their turn (busy_timeout) instead of failing on a lock
+    upgrade, and WAL lets readers go on beside the writer.
     """
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
-    def _no_pysqlite_transactions(dbapi_connection, _record):
+    def _configure(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _register_blueprints(app):
