@@ -402,3 +402,30 @@ def test_a_signed_push_is_accepted_and_stored_by_floorline(live_server, served, 
     store.upsert(agv.vendor_id, callback, "not-the-secret")
     [refused] = pusher.push_once(clock.tick())
     assert refused.status == 401 and "signature" in refused.error
+
+
+def test_the_poll_job_against_the_simulator(served, clock):
+    """The demo plant polled through the simulator's data URLs: all stored, then the silent
+    machine is marked unreachable with the vendor's answer, and recovers."""
+    from app.blueprints.machines.models import MachineState
+    from app.extensions import redis_client
+    from app.jobs import polling
+
+    fixtures.load(PLANT.read_text(encoding="utf-8"))
+    url, plant, _ = served(load_specs(), silent="CNC-02")
+    polled = db.session.scalars(select(Machine).where(Machine.polling_enabled.is_(True))).all()
+    for machine in polled:  # the plant file points at port 8100; this simulator is elsewhere
+        machine.data_url = machine.data_url.replace("http://127.0.0.1:8100", url)
+    db.session.commit()
+    redis_client().delete(polling.LOCK_KEY)
+    first = polling.poll_machines()
+    assert first["machines"] == len(polled) == 7
+    assert first["failures"] == 0 and first["stored"] == 7
+    silent = next(m for m in polled if m.code == plant.silent_code == "CNC-02")
+    statuses = set()
+    for _ in range(15 * 60 // 20):
+        clock.tick(20)
+        polling.poll_machines()
+        db.session.expire_all()
+        statuses.add(db.session.get(MachineState, silent.id).reachable)
+    assert statuses == {True, False}
