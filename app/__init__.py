@@ -11,7 +11,7 @@ from config import INSTANCE_DIR, Config
 
 from .extensions import csrf, db, login_manager, migrate, sock
 
-BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api")
+BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api", "logbook")
 
 
 def create_app(config=Config):

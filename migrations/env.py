@@ -66,6 +66,14 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def render_item(type_, obj, autogen_context):
+    """Our UTCDateTime is a DateTime(timezone=True) to the database: write it so."""
+    from app.models_base import UTCDateTime
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def include_object(obj, name, type_, reflected, compare_to):
     """Monthly partitions of readings are made by a job, not by models: leave them be."""
     from app.blueprints.machines.partitions import is_partition_table
@@ -102,6 +110,7 @@ def run_migrations_online():
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         conf_args.setdefault("compare_type", True)
         conf_args.setdefault("include_object", include_object)
+        conf_args.setdefault("render_item", render_item)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

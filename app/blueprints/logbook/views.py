@@ -1,0 +1,1 @@
+# views come from the logbook pages
