@@ -74,17 +74,6 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-def include_object(obj, name, type_, reflected, compare_to):
-    """Leave alone what models do not describe: monthly partitions of readings (made by a
-    job) and full-text expression indexes (made in migrations, SQL only)."""
-    from app.blueprints.machines.partitions import is_partition_table
-    if not reflected or compare_to is not None:
-        return True
-    if type_ == "table":
-        return not is_partition_table(name)
-    return not (type_ == "index" and name.endswith("_search"))
-
-
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -113,6 +102,7 @@ def run_migrations_online():
         # SQLite can't ALTER most things; batch mode rebuilds tables instead.
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         conf_args.setdefault("compare_type", True)
+        from app.schema import include_object
         conf_args.setdefault("include_object", include_object)
         conf_args.setdefault("render_item", render_item)
         context.configure(
