@@ -57,6 +57,8 @@ def _init_extensions(app):
 
     app.before_request(enforce_first_login)
     init_publishing()
+    from .jobs.queue import init_job_queue
+    init_job_queue()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _fix_sqlite_transactions(db.engine)

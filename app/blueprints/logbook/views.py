@@ -1,1 +1,1 @@
-# views come from the logbook pages
+"""Logbook pages (being written)."""

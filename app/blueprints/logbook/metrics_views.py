@@ -1,0 +1,1 @@
+"""Logbook pages (being written)."""
