@@ -17,3 +17,15 @@ def prune_login_attempts():
     db.session.commit()
     log.info("pruned %s old failed-login records", removed)
     return removed
+
+
+@job
+def ensure_reading_partitions():
+    """Keep this month's and the next two months' readings partitions ready (PostgreSQL)."""
+    from app.blueprints.machines.partitions import ensure_partitions
+
+    created = ensure_partitions(db.session.connection())
+    db.session.commit()
+    if created:
+        log.info("created readings partitions: %s", ", ".join(created))
+    return created

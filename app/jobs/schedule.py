@@ -1,6 +1,6 @@
 """Recurring jobs for `rq cron --url $REDIS_URL app/jobs/schedule.py`.
 
-rq cron loads this file by path, so the project root must be importable.
+rq cron loads this file by path, so the project root must be importable first.
 """
 
 import os
@@ -10,14 +10,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from rq import cron
 
-from app.jobs.housekeeping import prune_login_attempts
+from app.jobs.housekeeping import ensure_reading_partitions, prune_login_attempts
+from app.jobs.polling import poll_machines
 
 QUEUE = os.environ.get("RQ_QUEUE", "floorline")
-
-cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)
-
-from app.jobs.polling import poll_machines  # noqa: E402
-
 POLL_INTERVAL = int(os.environ.get("POLL_INTERVAL_SECONDS", "20"))
+
 cron.register(poll_machines, queue_name=QUEUE, interval=POLL_INTERVAL,
               job_timeout=POLL_INTERVAL * 10)
+cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)
+cron.register(ensure_reading_partitions, queue_name=QUEUE, interval=6 * 3600)

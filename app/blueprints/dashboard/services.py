@@ -5,7 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.models import Line, Machine, MachineType
+from app.blueprints.machines.models import Line, Machine, MachineType, PollCycle
 from app.extensions import db
 
 # Everything a tile shows, loaded in a fixed number of queries however many machines.
@@ -47,3 +47,16 @@ def unstaffed_machines():
         selectinload(Machine.operators), selectinload(Machine.line).selectinload(
             Line.operators)).order_by(Machine.code)).all()
     return [m for m in machines if not machine_services.machine_operators_of(m)]
+
+
+def last_poll():
+    """The latest poll cycle that ran, and how many were skipped in the last hour."""
+    from datetime import timedelta
+
+    from app.models_base import utcnow
+
+    cycle = db.session.scalars(select(PollCycle).where(PollCycle.skipped.is_(False))
+                               .order_by(PollCycle.started_at.desc()).limit(1)).first()
+    skipped = db.session.scalar(select(func.count()).select_from(PollCycle).where(
+        PollCycle.skipped.is_(True), PollCycle.started_at >= utcnow() - timedelta(hours=1)))
+    return cycle, skipped

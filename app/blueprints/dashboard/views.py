@@ -14,6 +14,8 @@ def home():
         return render_page("dashboard/operator.html",
                            machines=services.my_machines(current_user))
     lines, loose = services.plant_by_line()
+    poll, skipped_polls = services.last_poll()
     return render_page("dashboard/plant.html", summary=services.plant_summary(),
+                       poll=poll, skipped_polls=skipped_polls,
                        lines=lines, loose=loose,
                        unstaffed=services.unstaffed_machines())
