@@ -33,7 +33,6 @@ def create_app(config=Config):
 def _init_extensions(app):
     from .blueprints.auth.access import enforce_first_login
     from .blueprints.auth.models import User
-    from .realtime import init_publishing
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
@@ -56,9 +55,8 @@ def _init_extensions(app):
         return user
 
     app.before_request(enforce_first_login)
-    init_publishing()
-    from .jobs.queue import init_job_queue
-    init_job_queue()
+    from .after_commit import init_after_commit
+    init_after_commit()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _fix_sqlite_transactions(db.engine)

@@ -33,3 +33,29 @@ def form_errors_to_fields(form, errors):
             field.errors = [*list(field.errors), message]
         else:
             form.form_errors.append(message)
+
+
+def save_form(form, save):
+    """Validate, run the service, commit: True when saved.
+
+    A service's ValidationFailed rolls back and lands on the form's fields, so the page can
+    show the form again (status 422) with the typed values.
+    """
+    from app.errors import ValidationFailed
+    from app.extensions import db
+
+    if not form.validate_on_submit():
+        return False
+    try:
+        save()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form_errors_to_fields(form, exc.errors)
+        return False
+    db.session.commit()
+    return True
+
+
+def form_status(form):
+    """422 for a submitted form that is shown again, 200 for a fresh one."""
+    return 422 if form.is_submitted() else 200

@@ -280,10 +280,9 @@ def test_a_batch_is_applied_in_device_time_order(machine):
 
 
 def test_stored_readings_publish_one_live_event_per_batch(app, machine):
-    from app.realtime.publish import PENDING
+    from app.realtime import pending_events
 
     ingest([{"ts": _ts(n), "values": {"speed": n}} for n in range(5)], "poll",
            machine=machine)
-    pending = db.session.info.get(PENDING, [])
-    assert pending == [{"event": "telemetry.updated", "ids": [machine.id]}]
+    assert pending_events() == [{"event": "telemetry.updated", "ids": [machine.id]}]
     db.session.rollback()

@@ -7,7 +7,7 @@ from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.forms import ConfirmForm, form_errors_to_fields
+from app.forms import ConfirmForm, form_errors_to_fields, form_status, save_form
 from app.htmx import render_page
 
 from . import bp, roles, services
@@ -90,18 +90,10 @@ def first_password():
     if not current_user.must_change_password:
         return redirect(url_for("auth.first_profile"))
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.set_password(current_user, form.password.data)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash("Password set. Now tell us who you are.", "success")
-            return redirect(url_for("auth.first_profile"))
-    status = 422 if form.is_submitted() else 200
-    return render_page("auth/first_password.html", status=status, form=form)
+    if save_form(form, lambda: services.set_password(current_user, form.password.data)):
+        flash("Password set. Now tell us who you are.", "success")
+        return redirect(url_for("auth.first_profile"))
+    return render_page("auth/first_password.html", status=form_status(form), form=form)
 
 
 def _profile_form(user, obj=None):
@@ -166,36 +158,21 @@ def first_profile():
 @login_required
 def profile():
     form = _profile_form(current_user, obj=current_user)
-    if form.validate_on_submit():
-        try:
-            _save_profile(form, current_user, with_workplace=False)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash("Profile saved.", "success")
-            return redirect(url_for("auth.profile"))
-    status = 422 if form.is_submitted() else 200
-    return render_page("auth/profile.html", status=status, form=form)
+    if save_form(form, lambda: _save_profile(form, current_user, with_workplace=False)):
+        flash("Profile saved.", "success")
+        return redirect(url_for("auth.profile"))
+    return render_page("auth/profile.html", status=form_status(form), form=form)
 
 
 @bp.route("/profile/password", methods=["GET", "POST"])
 @login_required
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.set_password(current_user, form.password.data, form.current_password.data)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash("Password changed.", "success")
-            return redirect(url_for("auth.profile"))
-    status = 422 if form.is_submitted() else 200
-    return render_page("auth/change_password.html", status=status, form=form)
+    if save_form(form, lambda: services.set_password(current_user, form.password.data,
+                                                     form.current_password.data)):
+        flash("Password changed.", "success")
+        return redirect(url_for("auth.profile"))
+    return render_page("auth/change_password.html", status=form_status(form), form=form)
 
 
 # --- user administration ---------------------------------------------------------------------

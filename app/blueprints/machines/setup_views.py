@@ -7,32 +7,13 @@ from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.forms import ConfirmForm, form_errors_to_fields
+from app.forms import ConfirmForm, form_status, save_form
 from app.htmx import render_page
 
 from . import bp, services
 from .forms import DepartmentForm, LineForm, MachineTypeForm, MetricForm
 from .models import Department, Line, MachineType, Metric
 from .views import NONE_CHOICE
-
-
-def _submitted_status(form):
-    return 422 if form.is_submitted() else 200
-
-
-def _try_save(form, save):
-    """Run a service on a valid form; on ValidationFailed put the errors on the form."""
-    if not form.validate_on_submit():
-        return False
-    try:
-        save()
-    except ValidationFailed as exc:
-        db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        return False
-    db.session.commit()
-    return True
-
 
 # --- machine types --------------------------------------------------------------------------
 
@@ -47,12 +28,12 @@ def types():
 def new_type():
     form = MachineTypeForm()
     machine_type = MachineType()
-    if _try_save(form, lambda: services.save_machine_type(
+    if save_form(form, lambda: services.save_machine_type(
             machine_type, form.name.data, form.description.data)):
         flash(f"Machine type {machine_type.name} created. Now add the metrics it reports.",
               "success")
         return redirect(url_for("machines.show_type", type_id=machine_type.id))
-    return render_page("machines/type_form.html", status=_submitted_status(form), form=form,
+    return render_page("machines/type_form.html", status=form_status(form), form=form,
                        machine_type=None)
 
 
@@ -68,11 +49,11 @@ def show_type(type_id):
 def edit_type(type_id):
     machine_type = db.get_or_404(MachineType, type_id)
     form = MachineTypeForm(obj=machine_type)
-    if _try_save(form, lambda: services.save_machine_type(
+    if save_form(form, lambda: services.save_machine_type(
             machine_type, form.name.data, form.description.data)):
         flash(f"Machine type {machine_type.name} saved.", "success")
         return redirect(url_for("machines.show_type", type_id=machine_type.id))
-    return render_page("machines/type_form.html", status=_submitted_status(form), form=form,
+    return render_page("machines/type_form.html", status=form_status(form), form=form,
                        machine_type=machine_type)
 
 
@@ -117,10 +98,10 @@ def new_metric(type_id):
     machine_type = db.get_or_404(MachineType, type_id)
     form = MetricForm()
     metric = Metric()
-    if _try_save(form, lambda: _save_metric_from(form, machine_type, metric)):
+    if save_form(form, lambda: _save_metric_from(form, machine_type, metric)):
         flash(f"Metric {metric.label} added to {machine_type.name}.", "success")
         return redirect(url_for("machines.show_type", type_id=type_id))
-    return _metric_page(form, machine_type, None, _submitted_status(form))
+    return _metric_page(form, machine_type, None, form_status(form))
 
 
 @bp.route("/types/<int:type_id>/metrics/<int:metric_id>/edit", methods=["GET", "POST"])
@@ -130,10 +111,10 @@ def edit_metric(type_id, metric_id):
     form = MetricForm(obj=metric)
     if request.method == "GET":
         form.role.data = metric.role or ""
-    if _try_save(form, lambda: _save_metric_from(form, metric.machine_type, metric)):
+    if save_form(form, lambda: _save_metric_from(form, metric.machine_type, metric)):
         flash(f"Metric {metric.label} saved.", "success")
         return redirect(url_for("machines.show_type", type_id=type_id))
-    return _metric_page(form, metric.machine_type, metric, _submitted_status(form))
+    return _metric_page(form, metric.machine_type, metric, form_status(form))
 
 
 @bp.route("/types/<int:type_id>/metrics/<int:metric_id>/delete", methods=["GET", "POST"])
@@ -174,11 +155,11 @@ def _department_page(form, department, status):
 def new_department():
     form = DepartmentForm()
     department = Department()
-    if _try_save(form, lambda: services.save_department(department, form.code.data,
+    if save_form(form, lambda: services.save_department(department, form.code.data,
                                                         form.name.data)):
         flash(f"Department {department.name} added.", "success")
         return redirect(url_for("machines.departments"))
-    return _department_page(form, None, _submitted_status(form))
+    return _department_page(form, None, form_status(form))
 
 
 @bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
@@ -186,11 +167,11 @@ def new_department():
 def edit_department(department_id):
     department = db.get_or_404(Department, department_id)
     form = DepartmentForm(obj=department)
-    if _try_save(form, lambda: services.save_department(department, form.code.data,
+    if save_form(form, lambda: services.save_department(department, form.code.data,
                                                         form.name.data)):
         flash(f"Department {department.name} saved.", "success")
         return redirect(url_for("machines.departments"))
-    return _department_page(form, department, _submitted_status(form))
+    return _department_page(form, department, form_status(form))
 
 
 # --- lines ----------------------------------------------------------------------------------
@@ -226,10 +207,10 @@ def _save_line_from(form, line):
 def new_line():
     form = _line_form()
     line = Line()
-    if _try_save(form, lambda: _save_line_from(form, line)):
+    if save_form(form, lambda: _save_line_from(form, line)):
         flash(f"Line {line.name} added.", "success")
         return redirect(url_for("machines.lines"))
-    return render_page("machines/line_form.html", status=_submitted_status(form), form=form,
+    return render_page("machines/line_form.html", status=form_status(form), form=form,
                        line=None)
 
 
@@ -238,8 +219,8 @@ def new_line():
 def edit_line(line_id):
     line = db.get_or_404(Line, line_id)
     form = _line_form(line)
-    if _try_save(form, lambda: _save_line_from(form, line)):
+    if save_form(form, lambda: _save_line_from(form, line)):
         flash(f"Line {line.name} saved.", "success")
         return redirect(url_for("machines.lines"))
-    return render_page("machines/line_form.html", status=_submitted_status(form), form=form,
+    return render_page("machines/line_form.html", status=form_status(form), form=form,
                        line=line)

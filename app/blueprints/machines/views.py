@@ -4,9 +4,8 @@ from flask_login import current_user
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
-from app.errors import ValidationFailed
 from app.extensions import db
-from app.forms import ConfirmForm, form_errors_to_fields
+from app.forms import ConfirmForm, form_status, save_form
 from app.htmx import render_page
 
 from . import bp, services
@@ -87,19 +86,11 @@ def new():
         flash("Create a machine type first: it says which values the machine reports.",
               "info")
         return redirect(url_for("machines.new_type"))
-    if form.validate_on_submit():
-        machine = Machine()
-        try:
-            _save_machine_from(form, machine)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(f"Machine {machine.code} added.", "success")
-            return redirect(url_for("machines.show", machine_id=machine.id))
-    status = 422 if form.is_submitted() else 200
-    return _machine_form_page(form, None, status)
+    machine = Machine()
+    if save_form(form, lambda: _save_machine_from(form, machine)):
+        flash(f"Machine {machine.code} added.", "success")
+        return redirect(url_for("machines.show", machine_id=machine.id))
+    return _machine_form_page(form, None, form_status(form))
 
 
 @bp.get("/<int:machine_id>")
@@ -118,18 +109,10 @@ def show(machine_id):
 def edit(machine_id):
     machine = load_machine(machine_id)
     form = _machine_form(machine)
-    if form.validate_on_submit():
-        try:
-            _save_machine_from(form, machine)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(f"Machine {machine.code} saved.", "success")
-            return redirect(url_for("machines.show", machine_id=machine.id))
-    status = 422 if form.is_submitted() else 200
-    return _machine_form_page(form, machine, status)
+    if save_form(form, lambda: _save_machine_from(form, machine)):
+        flash(f"Machine {machine.code} saved.", "success")
+        return redirect(url_for("machines.show", machine_id=machine.id))
+    return _machine_form_page(form, machine, form_status(form))
 
 
 @bp.route("/<int:machine_id>/secret", methods=["GET", "POST"])
