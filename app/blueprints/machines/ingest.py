@@ -11,8 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import DateTime, Integer, and_, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -259,10 +260,26 @@ class _StateRow:
 
 
 def _existing_keys(valid):
-    pairs = {(item.machine.id, item.ts) for item in valid}
-    found = db.session.execute(select(Reading.machine_id, Reading.ts).where(
-        tuple_(Reading.machine_id, Reading.ts).in_(list(pairs)))).all()
-    return {(machine_id, _aware(ts)) for machine_id, ts in found}
+    """(machine_id, ts) pairs of this batch that are stored already.
+
+    On PostgreSQL the pairs go in as two arrays joined on the key: a row-value IN list of
+    thousands of pairs makes the planner expand it for every partition (minutes, not ms).
+    The time bounds let it skip partitions outside the batch.
+    """
+    pairs = sorted({(item.machine.id, item.ts) for item in valid})
+    low, high = min(ts for _, ts in pairs), max(ts for _, ts in pairs)
+    if _dialect() == "postgresql":
+        keys = select(
+            func.unnest(literal([m for m, _ in pairs], ARRAY(Integer))).label("machine_id"),
+            func.unnest(literal([t for _, t in pairs], ARRAY(DateTime(timezone=True))))
+            .label("ts")).subquery()
+        stmt = select(Reading.machine_id, Reading.ts).join(
+            keys, and_(Reading.machine_id == keys.c.machine_id, Reading.ts == keys.c.ts)
+        ).where(Reading.ts.between(low, high))
+    else:
+        stmt = select(Reading.machine_id, Reading.ts).where(
+            tuple_(Reading.machine_id, Reading.ts).in_(pairs), Reading.ts.between(low, high))
+    return {(machine_id, _aware(ts)) for machine_id, ts in db.session.execute(stmt).all()}
 
 
 def _insert_rows(rows, source, now):
