@@ -12,7 +12,6 @@ from app.extensions import db
 from tests.helpers import text_of
 from tests.test_live import _session_cookie, _ws_url
 
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def mill_type(make_machine_type):
 
 
 def _feed(machine, *temperatures, running=True, now=None):
-    now = now or NOW
+    now = now or datetime.now(UTC)
     for n, temperature in enumerate(temperatures):
         ts = (now - timedelta(seconds=len(temperatures) - n)).isoformat()
         ingest([{"ts": ts, "values": {"temperature": temperature, "running": running,
@@ -62,7 +61,7 @@ def test_tile_says_the_state_in_words(logged_in, make_machine, mill_type, setup,
     if setup == "stopped":
         _feed(machine, 40.0, running=False)
     elif setup == "silent":
-        _feed(machine, 40.0, now=NOW - timedelta(hours=1))
+        _feed(machine, 40.0, now=datetime.now(UTC) - timedelta(hours=1))
     elif setup == "unreachable":
         _feed(machine, 40.0)
         state = db.session.get(MachineState, machine.id)
