@@ -13,7 +13,6 @@ from tests.helpers import text_of
 from tests.test_live import _session_cookie, _ws_url
 
 
-
 @pytest.fixture
 def mill_type(make_machine_type):
     machine_type = make_machine_type(name="Mill", metrics=(
