@@ -1,6 +1,7 @@
 """Configuration read from the environment; see README "Configuration"."""
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class Config:
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
 
     PAGE_SIZE = _int("PAGE_SIZE", 25)
+    # Ten 10 MB photos in one form, with room to spare; anything bigger is refused before
+    # Werkzeug spools it to disk.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 110 * 1024 * 1024)
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     # Behind a proxy the client address comes from X-Forwarded-For (login throttling).
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
@@ -70,6 +74,22 @@ class Config:
     MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
     MQTT_TOPIC_PREFIX = os.environ.get("MQTT_TOPIC_PREFIX", "floorline")
 
+    # Logbook photos and videos: stored under random names outside static/, served only
+    # to people who may see the issue.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+    UPLOAD_MAX_PER_ISSUE = _int("UPLOAD_MAX_PER_ISSUE", 10)
+    # OCR of alarm photos (an RQ job); a missing binary marks the photo "skipped".
+    TESSERACT_CMD = os.environ.get("TESSERACT_CMD", "tesseract")
+    OCR_TIMEOUT_SECONDS = float(os.environ.get("OCR_TIMEOUT_SECONDS", "30"))
+
+    # AI titles and summaries for logbook issues. No key: the job is skipped and says so.
+    # OPENAI_BASE_URL points at any OpenAI-compatible server (empty: api.openai.com).
+    OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
+    OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
+    OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
+    OPENAI_TIMEOUT = float(os.environ.get("OPENAI_TIMEOUT", "20"))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -85,3 +105,8 @@ class TestConfig(Config):
     # Nothing listens on port 9: a test that forgets to start its own vendor fails fast
     # instead of subscribing at a simulator a developer has running.
     VENDOR_API_URL = "http://127.0.0.1:9"
+    # Uploads from tests never land in the developer's instance/ folder.
+    UPLOAD_DIR = os.path.join(tempfile.gettempdir(), f"floorline-test-uploads-{os.getuid()}")
+    # A developer's key never reaches the tests; the AI tests start their own server.
+    OPENAI_API_KEY = ""
+    OPENAI_BASE_URL = "http://127.0.0.1:9/v1"

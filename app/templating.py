@@ -12,6 +12,7 @@ NAV = (
     ("Home", "dashboard.home", roles.EVERYONE, ("dashboard.",)),
     ("Machines", "machines.index", roles.EVERYONE,
      ("machines.index", "machines.show", "machines.new", "machines.edit")),
+    ("Logbook", "logbook.index", roles.EVERYONE, ("logbook.",)),
     ("Types", "machines.types", roles.PLANT_WIDE, ("machines.types", "machines.show_type",
                                                    "machines.new_type", "machines.edit_type",
                                                    "machines.new_metric",

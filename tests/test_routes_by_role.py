@@ -6,6 +6,7 @@ A new route must be added to ROUTES, or test_every_route_is_listed fails.
 import pytest
 
 from app.blueprints.auth import roles
+from app.blueprints.logbook.access import REPORTERS, WORKERS
 
 ALL = frozenset(roles.ROLES)
 MANAGERS = frozenset(roles.MANAGERS)
@@ -57,6 +58,28 @@ ROUTES = {
     "machines.lines": PLANT,
     "machines.new_line": MANAGERS,
     "machines.edit_line": MANAGERS,
+    # logbook attachments (the world's operator may see the issue; it is not theirs)
+    "logbook.attachments": ALL,
+    "logbook.upload_attachment": frozenset(REPORTERS),
+    "logbook.attachment_file": ALL,
+    "logbook.attachment_thumbnail": ALL,
+    "logbook.read_attachment_again": frozenset(WORKERS),
+    "logbook.delete_attachment": frozenset(WORKERS),
+    # logbook issues: the world's issue is on the operator's line, reported by someone else
+    "logbook.index": ALL,
+    "logbook.issues_csv": ALL,
+    "logbook.show": ALL,
+    "logbook.new": frozenset(REPORTERS),
+    "logbook.report": frozenset(REPORTERS),
+    "logbook.edit": frozenset(WORKERS),
+    "logbook.change_status": frozenset(WORKERS),
+    "logbook.set_runnable": frozenset(WORKERS),
+    "logbook.assign": frozenset(WORKERS),
+    "logbook.add_remedy": frozenset(WORKERS),
+    "logbook.labels": MANAGERS,
+    # logbook metrics (operators see their machines' numbers) and the AI panel's "try again"
+    "logbook.metrics": ALL,
+    "logbook.retry_ai": frozenset(WORKERS),
 }
 
 
@@ -78,11 +101,35 @@ def world(make_user, make_machine, make_machine_type, make_line):
     department = services.save_department(Department(), "DEP", "Department")
     target = make_user("operator")
     machine = make_machine(machine_type=machine_type, line=line)
+    issue, attachment = _issue_with_photo(machine, make_user("maintenance"))
     db.session.commit()
     return {"machine_id": machine.id, "type_id": machine_type.id,
             "metric_id": machine_type.metrics[0].id, "line_id": line.id,
             "department_id": department.id, "user_id": target.id,
+            "issue_id": issue.id, "attachment_id": attachment.id,
+            "machine_code": machine.code,
             "filename": "css/app.css", "_line": line}
+
+
+def _issue_with_photo(machine, reporter):
+    import io
+
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from app.blueprints.logbook.attachments import save_upload
+    from app.blueprints.logbook.models import Issue
+    from app.extensions import db
+
+    issue = Issue(machine=machine, category="alarm", title="Spindle alarm",
+                  description="Alarm on the screen", reported_by=reporter)
+    db.session.add(issue)
+    db.session.flush()
+    data = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(data, "PNG")
+    data.seek(0)
+    attachment = save_upload(issue, FileStorage(data, "screen.png", "photo"), reporter)
+    return issue, attachment
 
 
 def _routes(app, world):

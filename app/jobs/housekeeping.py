@@ -29,3 +29,14 @@ def ensure_reading_partitions():
     if created:
         log.info("created readings partitions: %s", ", ".join(created))
     return created
+
+
+@job
+def remove_orphaned_uploads():
+    """Upload files no attachment row refers to (a rolled-back upload, a crash)."""
+    from app.blueprints.logbook.attachments import remove_orphaned_files
+
+    removed = remove_orphaned_files()
+    if removed:
+        log.info("removed %s orphaned upload files", removed)
+    return removed

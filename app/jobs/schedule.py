@@ -10,7 +10,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from rq import cron
 
-from app.jobs.housekeeping import ensure_reading_partitions, prune_login_attempts
+from app.jobs.housekeeping import (
+    ensure_reading_partitions,
+    prune_login_attempts,
+    remove_orphaned_uploads,
+)
 from app.jobs.polling import poll_machines
 
 QUEUE = os.environ.get("RQ_QUEUE", "floorline")
@@ -20,3 +24,4 @@ cron.register(poll_machines, queue_name=QUEUE, interval=POLL_INTERVAL,
               job_timeout=POLL_INTERVAL * 10)
 cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)
 cron.register(ensure_reading_partitions, queue_name=QUEUE, interval=6 * 3600)
+cron.register(remove_orphaned_uploads, queue_name=QUEUE, interval=3600)
