@@ -123,3 +123,56 @@ def test_operator_sees_a_rename_live_without_reloading(open_page, make_user, mak
     row.get_by_text("Filler two (rebuilt)").wait_for(timeout=LIVE_TIMEOUT)
     assert watcher.evaluate("window.__notReloaded") is True
     assert "FILL-02" in row.inner_text()
+
+
+def _alarm_screen_png(path):
+    """A controller screen photo: light text on a dark screen, as an operator shoots it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf", 30)
+    image = Image.new("RGB", (760, 140), (12, 18, 40))
+    ImageDraw.Draw(image).text((24, 48), "SV0401 SERVO ALARM", fill=(235, 235, 235), font=font)
+    image.save(path)
+    return path
+
+
+def test_operator_reports_an_issue_with_a_photo_from_the_qr_link(open_page, make_user,
+                                                                 make_machine, tmp_path):
+    """The QR label's link on a tablet: log in, three taps and a photo, then the issue page
+    shows the photo and, once the OCR job has run, the alarm code read from it."""
+    import shutil
+
+    from sqlalchemy import select
+
+    from app.blueprints.logbook.models import Attachment, Issue
+    from app.extensions import db
+    from app.jobs.ocr import read_attachment
+
+    operator = make_user("operator")
+    machine = make_machine(code="CNC-42", name="Mill 42", operators=[operator])
+    page = open_page(TABLET)
+    page.goto("/logbook/report/CNC-42")
+    page.wait_for_url(re.compile(r"/login"))
+    page.fill("input[name=username]", operator.username)  # the login form keeps ?next=
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/logbook/report/CNC-42"))
+
+    alarm = page.locator("label.choice", has_text="Alarm")
+    assert height(alarm) >= TAP
+    alarm.click()
+    page.fill("textarea[name=description]", "Axis stopped, alarm on the screen")
+    page.set_input_files("input[name=photo]", str(_alarm_screen_png(tmp_path / "screen.png")))
+    page.locator("label.choice", has_text="No, it is stopped").click()
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_url(re.compile(r"/logbook/issues/\d+$"))
+
+    issue = db.session.scalars(select(Issue).where(Issue.machine_id == machine.id)).one()
+    assert issue.category == "alarm" and not issue.runnable
+    attachment = db.session.scalars(select(Attachment).filter_by(issue_id=issue.id)).one()
+    assert attachment.original_name == "screen.png"
+    assert page.locator(f"img[src*='/logbook/attachments/{attachment.id}/thumbnail']").count()
+    if shutil.which("tesseract"):
+        read_attachment(attachment.id)  # what the RQ worker does after the upload
+        page.reload()
+        assert "SV0401" in page.locator("main").inner_text()
