@@ -12,7 +12,6 @@ from app.blueprints.auth.access import roles_required
 from app.extensions import db
 from app.htmx import is_htmx, render_page
 from app.integrations.ai import ai_configured
-from app.jobs.ai import request_issue_texts
 from app.models_base import utcnow
 from app.realtime import live_renderer
 
@@ -86,6 +85,7 @@ def _back_to():
 @roles_required(*WORKERS)
 def retry_ai(issue_id):
     issue = load_issue(issue_id)
+    from app.jobs.ai import request_issue_texts  # the job imports this package
     request_issue_texts(issue)
     db.session.commit()
     if is_htmx():

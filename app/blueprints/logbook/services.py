@@ -15,7 +15,6 @@ from app.blueprints.production import services as production
 from app.blueprints.production.models import Downtime
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from app.jobs.ai import request_issue_texts
 from app.models_base import utcnow
 
 from .access import REPORTERS, can_see_issue, can_work_on
@@ -136,7 +135,7 @@ def report_issue(user, machine, category, description, title=None, priority="med
         _open_issue_downtime(issue)
         log_event(issue, user, "downtime", "Downtime started: the machine cannot run.")
     db.session.flush()
-    request_issue_texts(issue)
+    _request_ai_texts(issue)
     return issue
 
 
@@ -340,7 +339,7 @@ def add_remedy(user, issue, description, minutes_spent, parts=(), performed_at=N
                   f"cost {remedy.parts_cost}"
     log_event(issue, user, "remedy", detail + ")")
     db.session.flush()
-    request_issue_texts(issue)
+    _request_ai_texts(issue)
     return remedy
 
 
@@ -390,3 +389,9 @@ def update_issue(user, issue, title=None, description=None, category=None, prior
         db.session.flush()
     return changed
 
+
+def _request_ai_texts(issue):
+    # Imported here: the job module imports this domain's models, and an RQ worker
+    # imports the job module first.
+    from app.jobs.ai import request_issue_texts
+    request_issue_texts(issue)
