@@ -6,13 +6,14 @@ state rows, one to find duplicates, one to insert the changed readings, one to u
 states. Rows are never written one by one.
 """
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, and_, func, literal, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Integer, and_, func, literal, select, text, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
@@ -160,7 +161,7 @@ def _store(valid, source, now, result):
     for item in valid:
         by_machine[item.machine.id].append(item)
     states = _lock_states(by_machine.keys())
-    known = _existing_keys(valid)
+    known = _existing_keys(valid, states)
     rows, seen_only = [], []
     for machine_id, items in by_machine.items():
         state = states[machine_id]
@@ -234,10 +235,16 @@ def _lock_states(machine_ids):
     compares with what the other one stored.
     """
     ids = sorted(machine_ids)
-    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
-    db.session.execute(insert(MachineState).on_conflict_do_nothing(), [
-        {"machine_id": i, "values": {}, "trend": [], "readings_stored": 0,
-         "readings_unchanged": 0, "poll_failures": 0} for i in ids])
+    if _dialect() == "postgresql":
+        # One statement: SQLAlchemy sends INSERT ... ON CONFLICT row by row (executemany).
+        db.session.execute(text(
+            "INSERT INTO machine_states (machine_id, values, trend, readings_stored, "
+            "readings_unchanged, poll_failures) SELECT unnest(CAST(:ids AS int[])), "
+            "'{}', '[]', 0, 0, 0 ON CONFLICT DO NOTHING"), {"ids": ids})
+    else:
+        db.session.execute(sqlite.insert(MachineState).on_conflict_do_nothing(), [
+            {"machine_id": i, "values": {}, "trend": [], "readings_stored": 0,
+             "readings_unchanged": 0, "poll_failures": 0} for i in ids])
     rows = db.session.execute(
         select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
                MachineState.last_seen_at, MachineState.readings_stored,
@@ -259,14 +266,21 @@ class _StateRow:
         self.trend, self.trend_key = list(trend or []), None
 
 
-def _existing_keys(valid):
+def _existing_keys(valid, states):
     """(machine_id, ts) pairs of this batch that are stored already.
+
+    Only a reading no newer than its machine's latest stored one can be a duplicate
+    (nothing newer was ever stored), so in the usual case nothing needs looking up.
 
     On PostgreSQL the pairs go in as two arrays joined on the key: a row-value IN list of
     thousands of pairs makes the planner expand it for every partition (minutes, not ms).
     The time bounds let it skip partitions outside the batch.
     """
-    pairs = sorted({(item.machine.id, item.ts) for item in valid})
+    latest = {i: _aware(st.reading_ts) for i, st in states.items() if st.reading_ts}
+    pairs = sorted({(item.machine.id, item.ts) for item in valid
+                    if item.machine.id in latest and item.ts <= latest[item.machine.id]})
+    if not pairs:
+        return set()
     low, high = min(ts for _, ts in pairs), max(ts for _, ts in pairs)
     if _dialect() == "postgresql":
         keys = select(
@@ -285,32 +299,51 @@ def _existing_keys(valid):
 def _insert_rows(rows, source, now):
     if not rows:
         return
-    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
+    if _dialect() == "postgresql":
+        # One set-based statement for the whole batch; the key still guards against a
+        # concurrent delivery of the same reading.
+        db.session.execute(text(
+            "INSERT INTO readings (machine_id, ts, received_at, values, source) "
+            "SELECT r.machine_id, r.ts, :received_at, r.values, :source "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+            "AS r(machine_id int, ts timestamptz, values jsonb) ON CONFLICT DO NOTHING"),
+            {"rows": _json([{**row, "ts": row["ts"].isoformat()} for row in rows]),
+             "received_at": now, "source": source})
+        return
     for row in rows:
-        row["received_at"] = now
-        row["source"] = source
-    # The key still guards against a concurrent delivery of the same reading.
-    db.session.execute(insert(Reading).on_conflict_do_nothing(), rows)
+        row["received_at"], row["source"] = now, source
+    db.session.execute(sqlite.insert(Reading).on_conflict_do_nothing(), rows)
 
 
 def _write_states(states):
-    params = []
-    for s in states:
-        entry = {"machine_id": s.machine_id, "values": s.values, "reading_ts": s.reading_ts,
-                 "last_seen_at": s.last_seen_at, "readings_stored": s.readings_stored,
-                 "readings_unchanged": s.readings_unchanged, "trend": s.trend,
-                 "reachable": True,
-                 "last_error": None}
-        if s.last_changed_at:
-            entry["last_changed_at"] = s.last_changed_at
-        params.append(entry)
-    # Rows with and without last_changed_at need separate statements (same keys per batch).
-    for group in (p for p in _group_by_keys(params)):
-        db.session.execute(update(MachineState), group)
+    params = [{"machine_id": s.machine_id, "values": s.values,
+               "reading_ts": s.reading_ts.isoformat() if s.reading_ts else None,
+               "last_seen_at": s.last_seen_at.isoformat(),
+               "last_changed_at": s.last_changed_at.isoformat() if s.last_changed_at else None,
+               "readings_stored": s.readings_stored,
+               "readings_unchanged": s.readings_unchanged, "trend": s.trend}
+              for s in states]
+    if _dialect() == "postgresql":
+        db.session.execute(text(
+            "UPDATE machine_states AS s SET values = r.values, reading_ts = r.reading_ts, "
+            "last_seen_at = r.last_seen_at, "
+            "last_changed_at = COALESCE(r.last_changed_at, s.last_changed_at), "
+            "readings_stored = r.readings_stored, readings_unchanged = r.readings_unchanged, "
+            "trend = r.trend, reachable = true, last_error = NULL "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(machine_id int, values jsonb, "
+            "reading_ts timestamptz, last_seen_at timestamptz, last_changed_at timestamptz, "
+            "readings_stored bigint, readings_unchanged bigint, trend jsonb) "
+            "WHERE s.machine_id = r.machine_id"), {"rows": _json(params)})
+        return
+    for s, entry in zip(states, params, strict=True):
+        db.session.execute(update(MachineState).where(
+            MachineState.machine_id == s.machine_id).values(
+            values=s.values, reading_ts=s.reading_ts, last_seen_at=s.last_seen_at,
+            last_changed_at=s.last_changed_at or MachineState.last_changed_at,
+            readings_stored=entry["readings_stored"],
+            readings_unchanged=entry["readings_unchanged"], trend=s.trend, reachable=True,
+            last_error=None))
 
 
-def _group_by_keys(params):
-    groups = defaultdict(list)
-    for entry in params:
-        groups[tuple(sorted(entry))].append(entry)
-    return groups.values()
+def _json(value):
+    return json.dumps(value, separators=(",", ":"))
