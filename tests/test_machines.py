@@ -287,3 +287,18 @@ def test_operator_filters_offer_only_their_own_lines(logged_in, make_line, make_
     make_machine(line=mine)
     page = text_of(browser.get("/machines/"))
     assert "My line" in page and "Someone else&#39;s line" not in page
+
+
+def test_plant_page_lists_machines_nobody_is_assigned_to(logged_in, make_machine, make_line,
+                                                         make_user):
+    operator = make_user("operator")
+    staffed_line = make_line(operators=[operator])
+    make_machine(code="ON-LINE-1", line=staffed_line)
+    make_machine(code="DIRECT-1", operators=[operator])
+    make_machine(code="ALONE-1")
+    make_machine(code="GONE-1", status="retired")
+    browser, _ = logged_in("production_manager")
+    html = text_of(browser.get("/"))
+    section = html[html.index("Nobody assigned"):]
+    assert "ALONE-1" in section
+    assert "ON-LINE-1" not in section and "DIRECT-1" not in section and "GONE-1" not in section

@@ -42,11 +42,15 @@ def plant_by_line():
 
 
 def unstaffed_machines():
-    """Machines nobody is assigned to, directly or through their line."""
-    machines = db.session.scalars(select(Machine).where(Machine.status != "retired").options(
-        selectinload(Machine.operators), selectinload(Machine.line).selectinload(
-            Line.operators)).order_by(Machine.code)).all()
-    return [m for m in machines if not machine_services.machine_operators_of(m)]
+    """Machines nobody is assigned to, directly or through their line (one query)."""
+    from app.blueprints.machines.models import line_operators, machine_operators
+
+    direct = select(machine_operators.c.machine_id).where(
+        machine_operators.c.machine_id == Machine.id).exists()
+    via_line = select(line_operators.c.line_id).where(
+        line_operators.c.line_id == Machine.line_id).exists()
+    return db.session.scalars(select(Machine).where(
+        Machine.status != "retired", ~direct, ~via_line).order_by(Machine.code)).all()
 
 
 def last_poll():
