@@ -78,11 +78,15 @@ def _value_problem(metric, value):
     return None
 
 
-def check_values(machine_type, values):
-    """Reasons the values do not fit the type's metric definitions (empty: they fit)."""
+def check_values(machine_type, values, metrics=None):
+    """Reasons the values do not fit the type's metric definitions (empty: they fit).
+
+    `metrics` (key → Metric) may be passed in so a batch builds it once per type.
+    """
     if not isinstance(values, dict) or not values:
         return ["values must be an object with at least one metric"]
-    metrics = {m.key: m for m in machine_type.metrics}
+    if metrics is None:
+        metrics = {m.key: m for m in machine_type.metrics}
     reasons = []
     for key, value in values.items():
         metric = metrics.get(key)
@@ -112,7 +116,13 @@ def find_machines(keys):
     return {k: found.get(k.upper()) or found.get(k) for k in keys}
 
 
-def _validate(index, raw, machines, now, fixed_machine):
+def _metrics_of(machine_type, cache):
+    if machine_type.id not in cache:
+        cache[machine_type.id] = {m.key: m for m in machine_type.metrics}
+    return cache[machine_type.id]
+
+
+def _validate(index, raw, machines, now, fixed_machine, metric_cache):
     """(_Valid, None) or (None, rejection)."""
     if not isinstance(raw, dict):
         return None, {"index": index, "reasons": ["a reading must be an object"]}
@@ -129,7 +139,8 @@ def _validate(index, raw, machines, now, fixed_machine):
     if ts > now + MAX_FUTURE:
         return None, {"index": index, "machine": label,
                       "reasons": [f"ts {ts.isoformat()} is in the future; check the clock"]}
-    reasons = check_values(machine.machine_type, raw.get("values"))
+    reasons = check_values(machine.machine_type, raw.get("values"),
+                           _metrics_of(machine.machine_type, metric_cache))
     if reasons:
         return None, {"index": index, "machine": label, "reasons": reasons}
     return _Valid(machine, ts, raw["values"]), None
@@ -144,9 +155,9 @@ def ingest(readings, source, machine=None, now=None):
     result = IngestResult()
     machines = {} if machine else find_machines(r.get("machine") for r in readings
                                                 if isinstance(r, dict))
-    valid = []
+    valid, metric_cache = [], {}
     for index, raw in enumerate(readings):
-        item, rejection = _validate(index, raw, machines, now, machine)
+        item, rejection = _validate(index, raw, machines, now, machine, metric_cache)
         if rejection:
             result.rejected.append(rejection)
         else:
