@@ -147,7 +147,7 @@ def first_profile():
                 db.session.commit()
                 flash(f"Welcome, {current_user.display_name}.", "success")
                 return redirect(url_for("dashboard.home"))
-    status = 422 if form.is_submitted() else 200
+    status = form_status(form)
     return render_page("auth/first_profile.html", status=status, form=form,
                        workplace=workplace)
 
@@ -228,7 +228,7 @@ def new_user():
             db.session.commit()
             return _no_store(make_response(render_page(
                 "auth/credentials.html", user=user, password=password, created=True)))
-    status = 422 if form.is_submitted() else 200
+    status = form_status(form)
     return render_page("auth/user_form.html", status=status, form=form)
 
 
@@ -262,7 +262,7 @@ def edit_assignments(user_id):
         db.session.commit()
         flash(f"Assignments of {user.username} saved.", "success")
         return redirect(url_for("auth.show_user", user_id=user.id))
-    status = 422 if form.is_submitted() else 200
+    status = form_status(form)
     return render_page("auth/assignments.html", status=status, form=form, user=user)
 
 

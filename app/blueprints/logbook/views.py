@@ -25,7 +25,7 @@ from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from app.forms import form_errors_to_fields
+from app.forms import form_errors_to_fields, form_status
 from app.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import bp, labels, search, services
@@ -132,23 +132,30 @@ def new():
             form.machine_id.errors = [*form.machine_id.errors,
                                       "Choose one of the machines in the list."]
         else:
-            try:
-                issue = services.report_issue(
-                    current_user, machine, form.category.data, form.description.data,
-                    title=form.title.data, priority=form.priority.data,
-                    runnable=_runnable(form.runnable.data), alarm_code=form.alarm_code.data)
-                _save_photos(issue, _photos())
-            except ValidationFailed as exc:
-                _refile(form, exc.errors)
-            except Forbidden:
-                db.session.rollback()
-                abort(403)
-            else:
-                db.session.commit()
+            issue = _report(form, machine, title=form.title.data,
+                            priority=form.priority.data, alarm_code=form.alarm_code.data)
+            if issue is not None:
                 flash(f"Issue #{issue.id} reported on {machine.code}.", "success")
                 return redirect(_issue_url(issue))
-    status = 422 if form.is_submitted() else 200
-    return render_page("logbook/new.html", "logbook/_form.html", status=status, form=form)
+    return render_page("logbook/new.html", "logbook/_form.html", status=form_status(form),
+                       form=form)
+
+
+def _report(form, machine, **fields):
+    """Report the issue with its photos and commit; None (errors on the form) if refused."""
+    try:
+        issue = services.report_issue(
+            current_user, machine, form.category.data, form.description.data,
+            runnable=_runnable(form.runnable.data), **fields)
+        _save_photos(issue, _photos())
+    except ValidationFailed as exc:
+        _refile(form, exc.errors)
+        return None
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    db.session.commit()
+    return issue
 
 
 def _machine_by_code(code):
@@ -168,26 +175,15 @@ def report(machine_code):
     machine = _machine_by_code(machine_code)
     form = QuickReportForm()
     if form.validate_on_submit():
-        try:
-            issue = services.report_issue(
-                current_user, machine, form.category.data, form.description.data,
-                runnable=_runnable(form.runnable.data), source="quick",
-                source_ref=f"qr:{machine.code}")
-            _save_photos(issue, _photos())
-        except ValidationFailed as exc:
-            _refile(form, exc.errors)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
-        else:
-            db.session.commit()
+        issue = _report(form, machine, source="quick", source_ref=f"qr:{machine.code}")
+        if issue is not None:
             flash(f"Thank you: issue #{issue.id} is in the logbook"
                   + ("" if issue.runnable else " and the downtime is running") + ".",
                   "success")
             return redirect(_issue_url(issue))
-    status = 422 if form.is_submitted() else 200
-    return render_page("logbook/report.html", "logbook/_quick_form.html", status=status,
-                       form=form, machine=machine, categories=CATEGORIES)
+    return render_page("logbook/report.html", "logbook/_quick_form.html",
+                       status=form_status(form), form=form, machine=machine,
+                       categories=CATEGORIES)
 
 
 # --- one issue -------------------------------------------------------------------------
@@ -376,7 +372,7 @@ def edit(issue_id):
             db.session.commit()
             flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
             return redirect(_issue_url(issue))
-    status = 422 if form.is_submitted() else 200
+    status = form_status(form)
     return render_page("logbook/edit.html", "logbook/_edit_form.html", status=status,
                        form=form, issue=issue, priorities=PRIORITIES)
 
