@@ -24,6 +24,11 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+def as_utc(value):
+    """A naive datetime read as UTC (SQLite, devices without a zone); aware ones as they are."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def utcnow():
     return datetime.now(UTC)
 

@@ -6,6 +6,7 @@ from flask import url_for
 from flask_login import current_user
 
 from .blueprints.auth import roles
+from .models_base import as_utc
 
 # (label, endpoint, roles allowed, endpoints that count as "here")
 NAV = (
@@ -39,20 +40,16 @@ def nav_items(endpoint):
     return items
 
 
-def _aware(value):
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def format_datetime(value, fmt="%d %b %Y %H:%M"):
     if value is None:
         return "—"
-    return _aware(value).strftime(fmt) + " UTC"
+    return as_utc(value).strftime(fmt) + " UTC"
 
 
 def time_ago(value):
     if value is None:
         return "never"
-    seconds = int((datetime.now(UTC) - _aware(value)).total_seconds())
+    seconds = int((datetime.now(UTC) - as_utc(value)).total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size

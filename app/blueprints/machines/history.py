@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import Integer, and_, cast, extract, func, literal, or_, select
 
 from app.extensions import db
-from app.models_base import utcnow
+from app.models_base import as_utc, utcnow
 
 from .models import Reading
 
@@ -47,10 +47,6 @@ class RangeError(ValueError):
 
 
 # --- time ranges -------------------------------------------------------------------------
-
-def _aware(value):
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
 
 def _iso_z(value):
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -215,7 +211,7 @@ class Series:
 
 
 def _epoch(value):
-    return _aware(value).timestamp()
+    return as_utc(value).timestamp()
 
 
 def metric_series(machine, metric, start, end, until=None, buckets=BUCKETS):
@@ -446,7 +442,7 @@ def live_values(machine, now=None):
         if state is not None and state.reachable is False:
             status, text = "unreachable", "Not reachable"
         return LiveValues([], status, text, last_error=(state.last_error or "") if state else "")
-    seen = _aware(state.last_seen_at)
+    seen = as_utc(state.last_seen_at)
     silent_at = seen + silent_after()
     if state.reachable is False:
         status, text = "unreachable", "Not reachable"
@@ -455,9 +451,9 @@ def live_values(machine, now=None):
     else:
         status, text = "reporting", "Reporting"
     return LiveValues(values, status, text,
-                      reading_ts=_aware(state.reading_ts) if state.reading_ts else None,
+                      reading_ts=as_utc(state.reading_ts) if state.reading_ts else None,
                       last_seen_at=seen,
-                      last_changed_at=_aware(state.last_changed_at)
+                      last_changed_at=as_utc(state.last_changed_at)
                       if state.last_changed_at else None,
                       silent_at=silent_at, last_error=state.last_error or "")
 
@@ -496,16 +492,16 @@ class ReadingsPage:
         return args
 
     def local_time(self, ts):
-        return _aware(ts).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+        return as_utc(ts).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cursor(value):
-    return _aware(value).astimezone(UTC).isoformat()
+    return as_utc(value).astimezone(UTC).isoformat()
 
 
 def parse_cursor(text):
     try:
-        return _aware(datetime.fromisoformat(text))
+        return as_utc(datetime.fromisoformat(text))
     except (TypeError, ValueError):
         raise RangeError(f"'{(text or '')[:40]}' is not a page position.") from None
 
@@ -582,8 +578,8 @@ def csv_rows(machine, start=None, end=None):
         .where(_in_range(machine, start, end)).order_by(Reading.ts)
         .execution_options(stream_results=True, yield_per=CSV_CHUNK))
     for count, (ts, received_at, source, values) in enumerate(result, 1):
-        writer.writerow([_aware(ts).astimezone(UTC).isoformat(),
-                         _aware(received_at).astimezone(UTC).isoformat(), source,
+        writer.writerow([as_utc(ts).astimezone(UTC).isoformat(),
+                         as_utc(received_at).astimezone(UTC).isoformat(), source,
                          *(_csv_cell(values.get(k)) for k in keys)])
         if count % CSV_CHUNK == 0:
             yield buffer.getvalue()

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models_base import utcnow
+from app.models_base import as_utc, utcnow
 from app.realtime import publish_after_commit
 
 from .models import Machine, MachineState, MachineType, Reading
@@ -184,7 +184,7 @@ def _store(valid, source, now, result):
         if changed:
             state.last_changed_at = now
             result.machine_ids.add(machine_id)
-        elif previously_seen is None or now - _aware(previously_seen) >= SEEN_PUBLISH_EVERY:
+        elif previously_seen is None or now - as_utc(previously_seen) >= SEEN_PUBLISH_EVERY:
             seen_only.append(machine_id)
     _insert_rows(rows, source, now)
     _write_states(states.values())
@@ -193,14 +193,10 @@ def _store(valid, source, now, result):
                              ids=sorted(result.machine_ids | set(seen_only)))
 
 
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _apply(state, items, known, rows, result):
     """Walk one machine's readings in time order against its latest values."""
     latest = dict(state.values or {})
-    latest_ts = _aware(state.reading_ts) if state.reading_ts else None
+    latest_ts = as_utc(state.reading_ts) if state.reading_ts else None
     changed = False
     for item in items:
         key = (item.machine.id, item.ts)
@@ -287,7 +283,7 @@ def _existing_keys(valid, states):
     thousands of pairs makes the planner expand it for every partition (minutes, not ms).
     The time bounds let it skip partitions outside the batch.
     """
-    latest = {i: _aware(st.reading_ts) for i, st in states.items() if st.reading_ts}
+    latest = {i: as_utc(st.reading_ts) for i, st in states.items() if st.reading_ts}
     pairs = sorted({(item.machine.id, item.ts) for item in valid
                     if item.machine.id in latest and item.ts <= latest[item.machine.id]})
     if not pairs:
@@ -304,7 +300,7 @@ def _existing_keys(valid, states):
     else:
         stmt = select(Reading.machine_id, Reading.ts).where(
             tuple_(Reading.machine_id, Reading.ts).in_(pairs), Reading.ts.between(low, high))
-    return {(machine_id, _aware(ts)) for machine_id, ts in db.session.execute(stmt).all()}
+    return {(machine_id, as_utc(ts)) for machine_id, ts in db.session.execute(stmt).all()}
 
 
 def _insert_rows(rows, source, now):
