@@ -138,4 +138,6 @@ def _register_templating(app):
 
     @app.context_processor
     def current_endpoint():
-        return {"endpoint": request.endpoint or ""}
+        from .models_base import utcnow
+        # rendered_at: live pages ask the socket only for what changed after this moment.
+        return {"endpoint": request.endpoint or "", "rendered_at": utcnow().isoformat()}

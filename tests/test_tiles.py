@@ -167,3 +167,30 @@ def test_reconnecting_plant_page_gets_current_tiles(live_server, make_user, make
     finally:
         ws.close()
     assert "RE-MINE" in current and "58" in current and "RE-OTHER" not in current
+
+
+@pytest.mark.live
+def test_resync_sends_only_what_changed_after_the_page_was_drawn(live_server, make_user,
+                                                                 make_machine, mill_type):
+    from urllib.parse import quote
+
+    viewer = make_user("viewer")
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    quiet = make_machine(code="SINCE-QUIET", machine_type=mill_type)
+    busy = make_machine(code="SINCE-BUSY", machine_type=mill_type)
+    _feed(quiet, 40.0, now=before - timedelta(minutes=1))   # before the page was drawn
+    _feed(busy, 41.0)                                        # after it: missed, so resent
+    ws = _open(live_server, viewer.username,
+               resync=f"tiles&since={quote(before.isoformat())}")
+    try:
+        missed = ws.receive(timeout=5)
+    finally:
+        ws.close()
+    assert f'id="machine-{busy.id}-tile"' in missed
+    assert f'id="machine-{quiet.id}-tile"' not in missed
+
+
+def test_plant_page_asks_only_for_changes_since_it_was_drawn(logged_in):
+    browser, _ = logged_in("production_manager")
+    html = text_of(browser.get("/"))
+    assert 'ws-connect="/ws?resync=tiles&since=' in html

@@ -25,7 +25,11 @@ RESYNCS = {}
 
 
 def live_resync(name):
-    """Register `fn(user, arg) -> str` for sockets opened with ?resync=name[:arg].
+    """Register `fn(user, arg, since) -> str` for sockets opened with ?resync=name[:arg].
+
+    `since` (the page's render time, from &since=, or None) lets a renderer send only what
+    changed after the page was drawn, so a first connect costs next to nothing and a
+    reconnect brings back exactly what was missed.
 
     A page that shows live pieces asks for their current state when its socket
     (re)connects, so a tablet coming back from sleep shows now, not a gap.
@@ -36,7 +40,7 @@ def live_resync(name):
     return decorator
 
 
-def render_resync(spec, user):
+def render_resync(spec, user, since=None):
     name, _, arg = (spec or "").partition(":")
     fn = RESYNCS.get(name)
-    return fn(user, arg) if fn else ""
+    return fn(user, arg, since) if fn else ""

@@ -1,6 +1,7 @@
 """The /ws socket: logged-in users only; relays their share of live events as HTML."""
 
 import queue
+from datetime import datetime
 
 from flask import current_app, render_template, request
 from flask_login import current_user
@@ -30,7 +31,7 @@ def live(ws):
     try:
         # Sent once subscribed: the page's live dot turns green only when nothing is missed.
         ws.send(render_template("_live_on.html"))
-        _send_resync(ws, request.args.get("resync"), user_id)
+        _send_resync(ws, request.args.get("resync"), user_id, _since(request.args.get("since")))
         while ws.connected:
             try:
                 message = sub.get(timeout=IDLE_TIMEOUT)
@@ -42,12 +43,20 @@ def live(ws):
         hub.unsubscribe(sub)
 
 
-def _send_resync(ws, spec, user_id):
+def _since(raw):
+    """The page's render time (ISO 8601), or None when absent or unreadable."""
+    try:
+        return datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _send_resync(ws, spec, user_id, since):
     """What the page asked to be brought up to date on (re)connect."""
     if not spec:
         return
     try:
-        html = render_resync(spec, db.session.get(User, user_id))
+        html = render_resync(spec, db.session.get(User, user_id), since)
     finally:
         db.session.remove()
     if html:

@@ -1,13 +1,14 @@
 """What machine events look like on each user's open pages."""
 
 from flask import render_template
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.realtime import live_renderer, live_resync
 
 from . import services
-from .models import Machine, MachineType
+from .models import Machine, MachineState, MachineType
 
 
 def _load(ids, user):
@@ -45,15 +46,27 @@ def telemetry_fragments(message, user, page):
     return _telemetry(_load(ids, user), page) if ids else None
 
 
+def _changed_since(stmt, since):
+    """Only machines heard from (or polled) after `since`; all of them without one."""
+    if since is None:
+        return stmt
+    return stmt.join(MachineState, MachineState.machine_id == Machine.id).where(
+        or_(MachineState.last_seen_at > since, MachineState.last_polled_at > since))
+
+
 @live_resync("tiles")
-def resync_tiles(user, _arg):
-    """A (re)connecting plant page gets every tile's current state, not a gap."""
-    machines = _load(db.session.scalars(services.visible_machines(user).with_only_columns(
-        Machine.id)).all(), user)
-    return _telemetry(machines, "tiles")
+def resync_tiles(user, _arg, since):
+    """A (re)connecting plant page gets the current state of tiles changed since it was
+    drawn, not a gap."""
+    ids = db.session.scalars(_changed_since(
+        services.visible_machines(user).with_only_columns(Machine.id), since)).all()
+    return _telemetry(_load(ids, user), "tiles") if ids else ""
 
 
 @live_resync("machine")
-def resync_machine(user, arg):
-    machines = _load([int(arg)] if arg.isdigit() else [], user)
-    return _telemetry(machines, f"machine:{arg}")
+def resync_machine(user, arg, since):
+    if not arg.isdigit():
+        return ""
+    ids = db.session.scalars(_changed_since(
+        select(Machine.id).where(Machine.id == int(arg)), since)).all()
+    return _telemetry(_load(ids, user), f"machine:{arg}") if ids else ""
