@@ -11,7 +11,8 @@ from config import INSTANCE_DIR, Config
 
 from .extensions import csrf, db, login_manager, migrate, sock
 
-BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api", "logbook")
+BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api", "logbook", "alerts", "tasks",
+              "notifications")
 
 
 def create_app(config=Config):
@@ -95,6 +96,7 @@ def _register_blueprints(app):
     for name in BLUEPRINTS:
         module = importlib.import_module(f".blueprints.{name}", __name__)
         app.register_blueprint(module.bp)
+    from . import badges  # noqa: F401  (registers the badges' live renderer)
     from .realtime import ws  # noqa: F401  (registers /ws on sock)
 
     app.cli.add_command(users_cli)
@@ -127,11 +129,13 @@ def _server_error(error):
 
 
 def _register_templating(app):
+    from .badges import badge_counts
     from .blueprints.auth import roles
     from .htmx import dom_id
     from .templating import format_datetime, nav_items, time_ago
 
-    app.jinja_env.globals.update(dom_id=dom_id, roles=roles, nav_items=nav_items)
+    app.jinja_env.globals.update(dom_id=dom_id, roles=roles, nav_items=nav_items,
+                                 badge_counts=badge_counts)
     app.jinja_env.filters.update(datetime=format_datetime, ago=time_ago)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

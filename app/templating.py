@@ -2,17 +2,22 @@
 
 from datetime import UTC, datetime
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_login import current_user
 
 from .blueprints.auth import roles
 from .models_base import as_utc
 
-# (label, endpoint, roles allowed, endpoints that count as "here")
+# (label, endpoint, roles allowed, endpoints that count as "here"[, badge name])
 NAV = (
     ("Home", "dashboard.home", roles.EVERYONE, ("dashboard.",)),
     ("Machines", "machines.index", roles.EVERYONE,
      ("machines.index", "machines.show", "machines.new", "machines.edit")),
+    ("Alerts", "alerts.index", roles.EVERYONE, ("alerts.index", "alerts.show", "alerts.rules",
+                                                 "alerts.new_rule", "alerts.edit_rule"),
+     "alerts"),
+    ("Andon", "alerts.andon", roles.EVERYONE, ("alerts.andon",), "andon"),
+    ("Tasks", "tasks.index", roles.EVERYONE, ("tasks.",), "tasks"),
     ("Logbook", "logbook.index", roles.EVERYONE, ("logbook.",)),
     ("Types", "machines.types", roles.PLANT_WIDE, ("machines.types", "machines.show_type",
                                                    "machines.new_type", "machines.edit_type",
@@ -32,11 +37,12 @@ def nav_items(endpoint):
     if not current_user.is_authenticated or current_user.needs_setup:
         return []
     items = []
-    for label, target, allowed, here in NAV:
-        if current_user.role in allowed:
+    for label, target, allowed, here, *badge in NAV:
+        if current_user.role in allowed and target in current_app.view_functions:
             active = any(endpoint == h or (h.endswith(".") and endpoint.startswith(h))
                          for h in here)
-            items.append({"label": label, "url": url_for(target), "active": active})
+            items.append({"label": label, "url": url_for(target), "active": active,
+                          "badge": badge[0] if badge else None})
     return items
 
 

@@ -80,6 +80,14 @@ ROUTES = {
     # logbook metrics (operators see their machines' numbers) and the AI panel's "try again"
     "logbook.metrics": ALL,
     "logbook.retry_ai": frozenset(WORKERS),
+    # notifications: everyone has their own
+    "notifications.index": ALL,
+    "notifications.open_one": ALL,
+    "notifications.mark_read": ALL,
+    "notifications.mark_all_read": ALL,
+    # alerts: rules and alerts
+    # andon: calls and escalation
+    # tasks: tasks and maintenance plans
 }
 
 
@@ -102,13 +110,43 @@ def world(make_user, make_machine, make_machine_type, make_line):
     target = make_user("operator")
     machine = make_machine(machine_type=machine_type, line=line)
     issue, attachment = _issue_with_photo(machine, make_user("maintenance"))
+    notification = _notification(target)
     db.session.commit()
     return {"machine_id": machine.id, "type_id": machine_type.id,
             "metric_id": machine_type.metrics[0].id, "line_id": line.id,
             "department_id": department.id, "user_id": target.id,
             "issue_id": issue.id, "attachment_id": attachment.id,
-            "machine_code": machine.code,
+            "machine_code": machine.code, "notification_id": notification.id,
+            **_alerts_world(machine, machine_type), **_andon_world(machine),
+            **_tasks_world(machine),
             "filename": "css/app.css", "_line": line}
+
+
+def _notification(user):
+    """Someone else's notification: every role but its owner gets 404 for it, so the
+    table's visitors (never the target) are checked against a notification of their own."""
+    from app.blueprints.notifications.models import Notification
+    from app.extensions import db
+
+    notification = Notification(user_id=user.id, kind="alert", title="Hot", url="/")
+    db.session.add(notification)
+    db.session.flush()
+    return notification
+
+
+def _alerts_world(machine, machine_type):
+    """URL arguments of the alerts pages: a rule and an alert on the world's machine."""
+    return {}
+
+
+def _andon_world(machine):
+    """URL arguments of the andon pages: an active call on the world's machine."""
+    return {}
+
+
+def _tasks_world(machine):
+    """URL arguments of the tasks pages: a task and a plan on the world's machine."""
+    return {}
 
 
 def _issue_with_photo(machine, reporter):

@@ -44,3 +44,17 @@ def render_resync(spec, user, since=None):
     name, _, arg = (spec or "").partition(":")
     fn = RESYNCS.get(name)
     return fn(user, arg, since) if fn else ""
+
+
+GLOBALS = []
+
+
+def live_global(fn):
+    """Register `fn(user, since) -> str`, sent on every socket (re)connect whatever the page:
+    pieces every screen has (navigation badges, the andon banner)."""
+    GLOBALS.append(fn)
+    return fn
+
+
+def render_globals(user, since=None):
+    return "".join(part for fn in GLOBALS if (part := fn(user, since)))

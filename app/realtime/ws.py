@@ -10,7 +10,7 @@ from app.blueprints.auth.models import User
 from app.extensions import db, sock
 
 from .hub import hub_for
-from .renderers import render_event, render_resync
+from .renderers import render_event, render_globals, render_resync
 
 POLICY_VIOLATION = 1008
 # A closed socket is noticed within this many seconds, freeing its thread.
@@ -30,8 +30,9 @@ def live(ws):
     sub = hub.subscribe()
     try:
         # Sent once subscribed: the page's live dot turns green only when nothing is missed.
-        ws.send(render_template("_live_on.html"))
-        _send_resync(ws, request.args.get("resync"), user_id, _since(request.args.get("since")))
+        since = _since(request.args.get("since"))
+        ws.send(render_template("_live_on.html") + _globals(user_id, since))
+        _send_resync(ws, request.args.get("resync"), user_id, since)
         while ws.connected:
             try:
                 message = sub.get(timeout=IDLE_TIMEOUT)
@@ -49,6 +50,14 @@ def _since(raw):
         return datetime.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+
+
+def _globals(user_id, since):
+    """What every page shows (navigation badges, the andon banner), as it is now."""
+    try:
+        return render_globals(db.session.get(User, user_id), since)
+    finally:
+        db.session.remove()
 
 
 def _send_resync(ws, spec, user_id, since):

@@ -22,6 +22,7 @@ from app.models_base import as_utc, utcnow
 from app.realtime import publish_after_commit
 
 from .models import Machine, MachineState, MachineType, Reading
+from .reactions import Observation, react
 
 MAX_TEXT = 500
 # Device clocks drift; a reading further ahead than this is refused as a bad clock.
@@ -173,12 +174,19 @@ def _store(valid, source, now, result):
         by_machine[item.machine.id].append(item)
     states = _lock_states(by_machine.keys())
     known = _existing_keys(valid, states)
-    rows, seen_only = [], []
+    rows, seen_only, observations = [], [], []
     for machine_id, items in by_machine.items():
         state = states[machine_id]
         trend_metric = items[0].machine.machine_type.trend_metric
         state.trend_key = trend_metric.key if trend_metric else None
-        changed = _apply(state, sorted(items, key=lambda i: i.ts), known, rows, result)
+        observation = Observation(items[0].machine, previous=dict(state.values or {}),
+                                  previous_ts=as_utc(state.reading_ts) if state.reading_ts
+                                  else None)
+        changed = _apply(state, sorted(items, key=lambda i: i.ts), known, rows, result,
+                         observation.readings)
+        observation.latest = state.values
+        if observation.readings:
+            observations.append(observation)
         previously_seen = state.last_seen_at
         state.last_seen_at = now
         if changed:
@@ -188,13 +196,15 @@ def _store(valid, source, now, result):
             seen_only.append(machine_id)
     _insert_rows(rows, source, now)
     _write_states(states.values())
+    react(observations, now)
     if result.machine_ids or seen_only:
         publish_after_commit("telemetry.updated",
                              ids=sorted(result.machine_ids | set(seen_only)))
 
 
-def _apply(state, items, known, rows, result):
-    """Walk one machine's readings in time order against its latest values."""
+def _apply(state, items, known, rows, result, accepted):
+    """Walk one machine's readings in time order against its latest values; every reading
+    that is not a duplicate goes to `accepted` as (ts, values)."""
     latest = dict(state.values or {})
     latest_ts = as_utc(state.reading_ts) if state.reading_ts else None
     changed = False
@@ -204,6 +214,7 @@ def _apply(state, items, known, rows, result):
             result.duplicates += 1
             continue
         known.add(key)
+        accepted.append((item.ts, item.values))
         if all(_same(latest, k, v) for k, v in item.values.items()):
             result.unchanged += 1
             state.readings_unchanged += 1

@@ -1,0 +1,7 @@
+"""Alerts domain: alert rules and alerts (/alerts), andon calls and escalation (/andon)."""
+
+from flask import Blueprint
+
+bp = Blueprint("alerts", __name__)
+
+from . import andon_models, models  # noqa: E402,F401

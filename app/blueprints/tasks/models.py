@@ -1,0 +1,115 @@
+"""Maintenance tasks, the plans that make them, and every status change with who and when."""
+
+from app.extensions import db
+from app.models_base import TimestampMixin, UTCDateTime, utcnow
+
+TASK_SOURCES = (("manual", "By hand"), ("rule", "Alert rule"), ("alert", "Alert"),
+                ("plan", "Maintenance plan"), ("issue", "Logbook issue"))
+TASK_PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"),
+                   ("critical", "Critical"))
+TASK_STATUSES = (("not_started", "Not started"), ("in_progress", "In progress"),
+                 ("finished", "Finished"))
+# Allowed status changes; anything else is refused with a message.
+TASK_TRANSITIONS = {
+    "not_started": {"in_progress"},
+    "in_progress": {"finished", "not_started"},
+    "finished": {"in_progress"},
+}
+
+task_assignees = db.Table(
+    "task_assignees",
+    db.Column("task_id", db.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+
+
+class MaintenancePlan(TimestampMixin, db.Model):
+    """Recurring maintenance: every N days, N running hours or N parts, whichever first.
+
+    The meters count from telemetry since the last reset (the plan's task finishing).
+    """
+
+    __tablename__ = "maintenance_plans"
+
+    id = db.Column(db.Integer, primary_key=True)
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+                           index=True)
+    machine = db.relationship("Machine")
+    title = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")
+    priority = db.Column(db.String(16), nullable=False, default="medium")
+    every_days = db.Column(db.Integer)
+    every_running_hours = db.Column(db.Float)
+    every_parts = db.Column(db.Integer)
+    days_to_finish = db.Column(db.Integer, nullable=False, default=3)
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    counted_since = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    running_seconds = db.Column(db.Float, nullable=False, default=0)
+    parts = db.Column(db.Integer, nullable=False, default=0)
+    # What the meters last saw, so the next reading adds only its difference.
+    last_counter = db.Column(db.Float)
+    last_running = db.Column(db.Boolean)
+    last_reading_at = db.Column(UTCDateTime())
+    created_by_id = db.Column(db.ForeignKey("users.id"))
+    created_by = db.relationship("User")
+
+
+class Task(TimestampMixin, db.Model):
+    __tablename__ = "tasks"
+
+    id = db.Column(db.Integer, primary_key=True)
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+                           index=True)
+    machine = db.relationship("Machine")
+    title = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")
+    source = db.Column(db.String(16), nullable=False, default="manual")
+    alert_id = db.Column(db.ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
+    alert = db.relationship("Alert")
+    plan_id = db.Column(db.ForeignKey("maintenance_plans.id", ondelete="SET NULL"), index=True)
+    plan = db.relationship(MaintenancePlan)
+    issue_id = db.Column(db.ForeignKey("issues.id", ondelete="SET NULL"), index=True)
+    issue = db.relationship("Issue")
+    priority = db.Column(db.String(16), nullable=False, default="medium")
+    due_at = db.Column(UTCDateTime(), index=True)
+    status = db.Column(db.String(16), nullable=False, default="not_started", index=True)
+    started_at = db.Column(UTCDateTime())
+    finished_at = db.Column(UTCDateTime())
+    created_by_id = db.Column(db.ForeignKey("users.id"))
+    created_by = db.relationship("User", foreign_keys=[created_by_id])
+    assignees = db.relationship("User", secondary=task_assignees, order_by="User.id")
+    events = db.relationship("TaskEvent", back_populates="task", cascade="all, delete-orphan",
+                             order_by="TaskEvent.id")
+
+    @property
+    def status_label(self):
+        return dict(TASK_STATUSES).get(self.status, self.status)
+
+    @property
+    def priority_label(self):
+        return dict(TASK_PRIORITIES).get(self.priority, self.priority)
+
+    @property
+    def source_label(self):
+        return dict(TASK_SOURCES).get(self.source, self.source)
+
+    @property
+    def is_open(self):
+        return self.status != "finished"
+
+
+class TaskEvent(db.Model):
+    __tablename__ = "task_events"
+
+    id = db.Column(db.Integer, primary_key=True)
+    task_id = db.Column(db.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    task = db.relationship(Task, back_populates="events")
+    actor_id = db.Column(db.ForeignKey("users.id"))
+    actor = db.relationship("User")
+    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    kind = db.Column(db.String(24), nullable=False)
+    from_status = db.Column(db.String(16))
+    to_status = db.Column(db.String(16))
+    detail = db.Column(db.Text, nullable=False, default="")
