@@ -1,5 +1,6 @@
 """Tell people what concerns them; every domain notifies through `notify()`."""
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.badges import badge_counter, publish_badges
@@ -35,6 +36,12 @@ def notify(users, kind, title, url, body="", exclude=None):
                              user_ids=sorted(people))
         publish_badges("notifications", user_ids=people)
     return made
+
+
+def link(endpoint, **values):
+    """A site-relative URL that works in jobs too (url_for needs a request or SERVER_NAME;
+    a notification made by the RQ worker has neither)."""
+    return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 def users_with_roles(role_names):
