@@ -13,7 +13,7 @@ NAV = (
     ("Home", "dashboard.home", roles.EVERYONE, ("dashboard.",)),
     ("Machines", "machines.index", roles.EVERYONE,
      ("machines.index", "machines.show", "machines.new", "machines.edit")),
-    ("Alerts", "alerts.index", roles.EVERYONE, ("alerts.index", "alerts.show", "alerts.rules",
+    ("Alerts", "alerts.index", roles.MANAGERS | roles.MACHINE_BOUND, ("alerts.index", "alerts.show", "alerts.rules",
                                                  "alerts.new_rule", "alerts.edit_rule"),
      "alerts"),
     ("Andon", "alerts.andon", roles.EVERYONE, ("alerts.andon",), "andon"),
