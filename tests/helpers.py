@@ -20,3 +20,43 @@ def shown_credentials(response):
 def redirect_path(response):
     location = response.headers.get("Location", "")
     return re.sub(r"^https?://[^/]+", "", location)
+
+
+# --- real sockets (tests marked live, with the live_server fixture) ----------------------
+
+def session_cookie(base_url, username, password=PASSWORD):
+    """Log in through the real login form and return the Cookie header."""
+    import requests
+
+    http = requests.Session()
+    page = http.get(f"{base_url}/login", timeout=5).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = http.post(f"{base_url}/login", data={
+        "username": username, "password": password, "csrf_token": token},
+        allow_redirects=False, timeout=5)
+    assert response.status_code == 302
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def open_socket(base_url, username, query=""):
+    """A logged-in /ws socket (query e.g. "?resync=notifications") and its first message,
+    sent once the server has subscribed: (socket, hello)."""
+    from simple_websocket import Client
+
+    ws = Client.connect(base_url.replace("http://", "ws://") + "/ws" + query,
+                        headers={"Cookie": session_cookie(base_url, username)})
+    hello = ws.receive(timeout=5)
+    assert hello is not None and 'id="live-dot"' in hello
+    return ws, hello
+
+
+def receive_until(ws, needle, timeout=5):
+    """Messages until one contains `needle`; that one (None if none came in time)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        message = ws.receive(timeout=left)
+        if message is not None and needle in message:
+            return message
+    return None
