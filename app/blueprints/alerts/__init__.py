@@ -5,3 +5,6 @@ from flask import Blueprint
 bp = Blueprint("alerts", __name__)
 
 from . import andon_models, models  # noqa: E402,F401
+
+# isort: split
+from . import access, evaluation, live, views  # noqa: E402,F401
