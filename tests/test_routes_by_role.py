@@ -5,6 +5,8 @@ A new route must be added to ROUTES, or test_every_route_is_listed fails.
 
 import pytest
 
+from app.blueprints.alerts.andon_access import ANSWERERS as ANDON_ANSWERERS
+from app.blueprints.alerts.andon_access import RAISERS as ANDON_RAISERS
 from app.blueprints.auth import roles
 from app.blueprints.logbook.access import REPORTERS, WORKERS
 
@@ -86,7 +88,20 @@ ROUTES = {
     "notifications.mark_read": ALL,
     "notifications.mark_all_read": ALL,
     # alerts: rules and alerts
-    # andon: calls and escalation
+    # andon: calls and escalation (the world's call is a stoppage on the target's line)
+    "alerts.andon": ALL,
+    "alerts.andon_machine": ANDON_RAISERS,
+    "alerts.andon_raise": ANDON_RAISERS,
+    "alerts.andon_line": ALL,
+    "alerts.andon_call": ALL,
+    "alerts.andon_photo": ALL,
+    "alerts.andon_acknowledge": ANDON_ANSWERERS,
+    "alerts.andon_resolve": ANDON_ANSWERERS,
+    "alerts.andon_escalation": MANAGERS,
+    "alerts.andon_install_ladder": MANAGERS,
+    "alerts.andon_new_level": MANAGERS,
+    "alerts.andon_edit_level": MANAGERS,
+    "alerts.andon_delete_level": MANAGERS,
     # tasks: tasks and maintenance plans
 }
 
@@ -141,7 +156,23 @@ def _alerts_world(machine, machine_type):
 
 def _andon_world(machine):
     """URL arguments of the andon pages: an active call on the world's machine."""
-    return {}
+    import io
+
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from app.blueprints.alerts.andon import raise_call
+    from app.blueprints.alerts.andon_models import EscalationLevel
+    from app.blueprints.alerts.escalation import save_level
+    from app.blueprints.auth.services import create_account
+
+    data = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(data, "PNG")
+    data.seek(0)
+    raiser = create_account("maintenance", "andonraiser", "correct horse battery")
+    call = raise_call(raiser, machine, "stoppage", photo=FileStorage(data, "jam.png"))
+    level = save_level(EscalationLevel(), "high", "acknowledge", 1, 5, ["shift_manager"])
+    return {"call_id": call.id, "level_id": level.id}
 
 
 def _tasks_world(machine):
