@@ -9,6 +9,7 @@ from app.blueprints.alerts.andon_access import ANSWERERS as ANDON_ANSWERERS
 from app.blueprints.alerts.andon_access import RAISERS as ANDON_RAISERS
 from app.blueprints.auth import roles
 from app.blueprints.logbook.access import REPORTERS, WORKERS
+from app.blueprints.tasks.services import CREATORS as TASK_CREATORS
 
 ALL = frozenset(roles.ROLES)
 MANAGERS = frozenset(roles.MANAGERS)
@@ -102,7 +103,20 @@ ROUTES = {
     "alerts.andon_new_level": MANAGERS,
     "alerts.andon_edit_level": MANAGERS,
     "alerts.andon_delete_level": MANAGERS,
-    # tasks: tasks and maintenance plans
+    # tasks: tasks and maintenance plans (the world's task is on the target's line, assigned
+    # to nobody, so only managers change its status)
+    "tasks.index": ALL,
+    "tasks.mine": ALL,
+    "tasks.show": ALL,
+    "tasks.new": frozenset(TASK_CREATORS),
+    "tasks.edit": frozenset(TASK_CREATORS),
+    "tasks.change_status": MANAGERS,
+    "tasks.from_issue": frozenset(WORKERS),
+    "tasks.plans_index": PLANT,
+    "tasks.new_plan": MANAGERS,
+    "tasks.edit_plan": MANAGERS,
+    "tasks.deactivate_plan": MANAGERS,
+    "tasks.reactivate_plan": MANAGERS,
 }
 
 
@@ -177,7 +191,14 @@ def _andon_world(machine):
 
 def _tasks_world(machine):
     """URL arguments of the tasks pages: a task and a plan on the world's machine."""
-    return {}
+    from app.blueprints.tasks.models import MaintenancePlan, Task
+    from app.extensions import db
+
+    plan = MaintenancePlan(machine=machine, title="Monthly service", every_days=30)
+    task = Task(machine=machine, title="Check the belt", plan=plan)
+    db.session.add_all([plan, task])
+    db.session.flush()
+    return {"task_id": task.id, "plan_id": plan.id}
 
 
 def _issue_with_photo(machine, reporter):

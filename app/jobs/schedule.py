@@ -16,6 +16,7 @@ from app.jobs.housekeeping import (
     prune_login_attempts,
     remove_orphaned_uploads,
 )
+from app.jobs.maintenance import make_due_maintenance_tasks
 from app.jobs.polling import poll_machines
 
 QUEUE = os.environ.get("RQ_QUEUE", "floorline")
@@ -26,4 +27,5 @@ cron.register(poll_machines, queue_name=QUEUE, interval=POLL_INTERVAL,
 cron.register(prune_login_attempts, queue_name=QUEUE, interval=3600)
 cron.register(ensure_reading_partitions, queue_name=QUEUE, interval=6 * 3600)
 cron.register(remove_orphaned_uploads, queue_name=QUEUE, interval=3600)
+cron.register(make_due_maintenance_tasks, queue_name=QUEUE, interval=60)
 cron.register(escalate_andon_calls, queue_name=QUEUE, interval=30)

@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
-from . import models  # noqa: E402,F401
+# Tasks point at alerts and logbook issues: their models must be known before any query
+# configures the mappers, whichever package a process happens to import first.
+from app.blueprints.alerts import models as _alert_models  # noqa: E402,F401
+from app.blueprints.logbook import models as _issue_models  # noqa: E402,F401
+
+from . import live, meters, models, plan_views, services, views  # noqa: E402,F401

@@ -1,0 +1,81 @@
+"""Maintenance meters counted from telemetry: running hours and parts, per plan.
+
+Runs inside the ingest transaction once per batch: one query loads the active metered plans
+of the batch's machines, their counters move in memory, the flush writes them together.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from app.blueprints.machines.reactions import on_readings
+from app.extensions import db
+from app.models_base import as_utc
+
+from .models import MaintenancePlan
+from .plans import counter_metric, make_due_tasks, meters, running_metric
+
+# A silence longer than this is not counted as running: the machine may have been off
+# while the network or the poller was down.
+MAX_GAP = timedelta(minutes=10)
+
+
+@on_readings
+def count_meters(observations, now):
+    by_machine = {o.machine.id: o for o in observations}
+    plans = db.session.scalars(select(MaintenancePlan).where(
+        MaintenancePlan.machine_id.in_(list(by_machine)), MaintenancePlan.active.is_(True),
+        or_(MaintenancePlan.every_running_hours.isnot(None),
+            MaintenancePlan.every_parts.isnot(None)))).all()
+    crossed = []
+    for plan in plans:
+        observation = by_machine[plan.machine_id]
+        was = _reached(plan, now)
+        advance(plan, observation)
+        if _reached(plan, now) > was:
+            crossed.append(plan.id)
+    if crossed:
+        # Do not wait for the next scheduled run: the limit was crossed just now.
+        db.session.flush()
+        make_due_tasks(now, plan_ids=crossed)
+
+
+def _reached(plan, now):
+    return sum(1 for m in meters(plan, now) if m.reached and m.label != "days")
+
+
+def advance(plan, observation):
+    """Add this batch's running time and parts to the plan's meters."""
+    machine = observation.machine
+    running = running_metric(machine)
+    counter = counter_metric(machine)
+    running_key = running.key if running else None
+    counter_key = counter.key if counter else None
+    last_at = as_utc(plan.last_reading_at) if plan.last_reading_at else None
+    if plan.last_running is None and running_key:
+        plan.last_running = _flag(observation.previous.get(running_key))
+    if plan.last_counter is None and counter_key and \
+            isinstance(observation.previous.get(counter_key), int | float):
+        plan.last_counter = float(observation.previous[counter_key])
+    for ts, values in observation.readings:
+        if last_at is not None and ts <= last_at:
+            continue  # counted already, or a late reading from before
+        if running_key and plan.last_running and last_at is not None:
+            plan.running_seconds += min(ts - last_at, MAX_GAP).total_seconds()
+        if running_key and running_key in values:
+            plan.last_running = _flag(values[running_key])
+        if counter_key and isinstance(values.get(counter_key), int | float):
+            _count_parts(plan, float(values[counter_key]))
+        last_at = ts
+    plan.last_reading_at = last_at
+
+
+def _count_parts(plan, value):
+    # A counter that goes down was reset: count on from its new value.
+    if plan.last_counter is not None and value > plan.last_counter:
+        plan.parts += round(value - plan.last_counter)
+    plan.last_counter = value
+
+
+def _flag(value):
+    return bool(value) if value is not None else None

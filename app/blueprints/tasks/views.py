@@ -1,0 +1,300 @@
+"""Task pages: the board or list, my tasks, one task with its timeline, new, edit, status.
+
+Thin views: load, check access, call a service, commit once, render or redirect.
+"""
+
+from datetime import UTC
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.blueprints.auth import roles
+from app.blueprints.auth.access import roles_required
+from app.blueprints.auth.models import User
+from app.blueprints.logbook.access import WORKERS, load_issue
+from app.blueprints.machines import services as machine_services
+from app.blueprints.machines.models import Machine
+from app.errors import Forbidden, ValidationFailed
+from app.extensions import db
+from app.forms import form_errors_to_fields, form_status
+from app.htmx import is_htmx, render_page
+from app.models_base import utcnow
+
+from . import bp, plans, services
+from .forms import EditTaskForm, StatusForm, TaskForm
+from .models import TASK_PRIORITIES, TASK_SOURCES, TASK_STATUSES, Task
+
+STATUS_ACTIONS = {"in_progress": "Start", "finished": "Finish", "not_started": "Not started"}
+REOPEN_LABEL = "Reopen"
+FILTER_NAMES = ("machine", "line", "assignee", "priority", "source", "status", "overdue")
+
+
+def load_task(task_id):
+    """The task, or 404; 403 when its machine is not one the user may see."""
+    task = db.get_or_404(Task, task_id)
+    if not services.can_see_task(current_user, task):
+        abort(403)
+    return task
+
+
+def status_actions(task):
+    """(status, button label) for each next step of the task, for its buttons."""
+    return [(s, REOPEN_LABEL if task.status == "finished" else STATUS_ACTIONS[s])
+            for s in services.next_statuses(task)]
+
+
+# --- lists -----------------------------------------------------------------------------
+
+def parse_filters(args):
+    """The URL's filters, cleaned: unknown values are dropped, not errors."""
+    filters = {name: "" for name in FILTER_NAMES}
+    for name in ("machine", "line"):
+        filters[name] = args.get(name, type=int) or ""
+    assignee = args.get("assignee", "")
+    filters["assignee"] = assignee if assignee in ("me", "nobody") or assignee.isdigit() \
+        else ""
+    for name, choices in (("priority", TASK_PRIORITIES), ("source", TASK_SOURCES)):
+        filters[name] = args.get(name, "") if args.get(name, "") in dict(choices) else ""
+    status = args.get("status", "")
+    filters["status"] = status if status == "open" or status in dict(TASK_STATUSES) else ""
+    filters["overdue"] = "1" if args.get("overdue") in ("1", "on", "yes") else ""
+    return filters
+
+
+def _filter_choices():
+    machines = db.session.scalars(machine_services.visible_machines(current_user)
+                                  .order_by(Machine.code)).all()
+    plant_wide = current_user.role not in roles.MACHINE_BOUND
+    return {"machines": machines,
+            "lines": machine_services.lines_ordered() if plant_wide else [],
+            "people": services.people_with_tasks() if plant_wide else [],
+            "priorities": TASK_PRIORITIES, "sources": TASK_SOURCES,
+            "statuses": TASK_STATUSES}
+
+
+@bp.get("/")
+@roles_required(*roles.EVERYONE)
+def index():
+    filters = parse_filters(request.args)
+    view = "board" if request.args.get("view") == "board" else "list"
+    now = utcnow()
+    context = {"filters": filters, "view": view, "now": now,
+               "active_filters": any(filters.values()), "form": StatusForm(),
+               "can_create": services.can_create(current_user), **_filter_choices()}
+    if view == "board":
+        context["columns"] = services.board_columns(current_user, filters, now)
+    else:
+        stmt = services.list_order(services.filter_tasks(current_user, filters, now), now)
+        context["page"] = db.paginate(stmt, per_page=current_app.config["PAGE_SIZE"],
+                                      error_out=False)
+    return render_page("tasks/index.html", "tasks/_results.html", **context)
+
+
+@bp.get("/mine")
+@roles_required(*roles.EVERYONE)
+def mine():
+    now = utcnow()
+    return render_page("tasks/mine.html", tasks=services.my_open_tasks(current_user, now),
+                       now=now, form=StatusForm())
+
+
+# --- making and editing ----------------------------------------------------------------
+
+def _machine_choices():
+    machines = db.session.scalars(machine_services.visible_machines(current_user)
+                                  .order_by(Machine.code)).all()
+    return [(m.id, f"{m.code} · {m.name}") for m in machines]
+
+
+def _people_choices(machine):
+    people = services.assignable_people(machine) if machine else []
+    return [(u.id, f"{u.display_name} ({u.role_label})") for u in people]
+
+
+def _visible_machine(machine_id):
+    machine = db.session.get(Machine, machine_id or 0)
+    if machine is None or not machine_services.can_see_machine(current_user, machine):
+        return None
+    return machine
+
+
+def _chosen_people(ids):
+    if not ids:
+        return []
+    return db.session.scalars(db.select(User).where(User.id.in_(ids))).all()
+
+
+def _utc(value):
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*services.CREATORS)
+def new():
+    form = TaskForm()
+    form.machine_id.choices = [(0, "— choose a machine —"), *_machine_choices()]
+    if not form.is_submitted():
+        form.machine_id.data = (request.args.get("machine", type=int)
+                                or request.args.get("machine_id", type=int) or 0)
+    machine = _visible_machine(form.machine_id.data)
+    form.assignees.choices = _people_choices(machine)
+    if request.args.get("part") == "assignees":
+        return render_page("tasks/_assignees.html", form=form, machine=machine)
+    if form.validate_on_submit():
+        task = _create(form, machine)
+        if task is not None:
+            flash(f"Task #{task.id} made for {machine.code}.", "success")
+            return redirect(url_for(".show", task_id=task.id))
+    return render_page("tasks/new.html", "tasks/_form.html", status=form_status(form),
+                       form=form, machine=machine)
+
+
+def _create(form, machine):
+    if machine is None:
+        form.machine_id.errors = [*form.machine_id.errors, "Choose one of the machines in the "
+                                  "list."]
+        return None
+    try:
+        task = services.create_task(
+            machine, form.title.data, form.description.data, priority=form.priority.data,
+            due_at=_utc(form.due_at.data), actor=current_user,
+            assignees=_chosen_people(form.assignees.data) or None)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form_errors_to_fields(form, exc.errors)
+        return None
+    db.session.commit()
+    return task
+
+
+@bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
+@roles_required(*services.CREATORS)
+def edit(task_id):
+    task = load_task(task_id)
+    if not services.can_edit(current_user, task):
+        abort(403)
+    form = EditTaskForm(obj=task)
+    form.assignees.choices = _people_choices(task.machine)
+    if not form.is_submitted():
+        form.assignees.data = [u.id for u in task.assignees]
+        form.due_at.data = task.due_at.replace(tzinfo=None) if task.due_at else None
+    if form.validate_on_submit():
+        try:
+            changed = services.update_task(current_user, task, form.title.data,
+                                           form.description.data, form.priority.data,
+                                           _utc(form.due_at.data))
+            changed = services.set_assignees(current_user, task,
+                                             _chosen_people(form.assignees.data)) or changed
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form_errors_to_fields(form, exc.errors)
+        else:
+            db.session.commit()
+            flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+            return redirect(url_for(".show", task_id=task.id))
+    return render_page("tasks/edit.html", "tasks/_edit_form.html", status=form_status(form),
+                       form=form, task=load_task(task_id) if form.errors else task)
+
+
+# --- one task --------------------------------------------------------------------------
+
+def task_context(task, status_error=None):
+    return {"task": task, "may_change": services.can_change_status(current_user, task),
+            "may_edit": services.can_edit(current_user, task),
+            "actions": status_actions(task), "form": StatusForm(),
+            "status_error": status_error, "now": utcnow(),
+            "overdue": services.is_overdue(task),
+            "plan_meters": plans.meters(task.plan) if task.plan else []}
+
+
+@bp.get("/<int:task_id>")
+@roles_required(*roles.EVERYONE)
+def show(task_id):
+    return render_page("tasks/show.html", **task_context(load_task(task_id)))
+
+
+@bp.post("/<int:task_id>/status")
+@roles_required(*roles.EVERYONE)
+def change_status(task_id):
+    """One tap per status. From a card (htmx) the card comes back; else the task page."""
+    task = load_task(task_id)
+    if not services.can_change_status(current_user, task):
+        abort(403)
+    form = StatusForm()
+    error = None
+    if not form.validate_on_submit():
+        error = "The form expired; try again."
+    else:
+        try:
+            services.change_status(current_user, task, form.status.data or "")
+        except ValidationFailed as exc:
+            db.session.rollback()
+            error = next(iter(exc.errors.values()))
+        except Forbidden:
+            db.session.rollback()
+            abort(403)
+        else:
+            db.session.commit()
+    if error:
+        task = load_task(task_id)
+    if is_htmx() and request.form.get("card"):
+        return render_page("tasks/_card.html", status=422 if error else 200,
+                           error=error, **task_context(task))
+    if error:
+        return render_page("tasks/show.html", status=422, **task_context(task, error))
+    flash(f"Task #{task.id} is now {task.status_label.lower()}.", "success")
+    return redirect(request.form.get("next") if _local(request.form.get("next"))
+                    else url_for(".show", task_id=task.id))
+
+
+def _local(url):
+    return bool(url) and url.startswith("/") and not url.startswith("//")
+
+
+# --- from a logbook issue --------------------------------------------------------------
+
+@bp.post("/from-issue/<int:issue_id>")
+@roles_required(*WORKERS)
+def from_issue(issue_id):
+    issue = load_issue(issue_id)
+    if not StatusForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("logbook.show", issue_id=issue.id))
+    try:
+        task, made = services.task_from_issue(current_user, issue)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(next(iter(exc.errors.values())), "error")
+        return redirect(url_for("logbook.show", issue_id=issue.id))
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    if not made:
+        flash(f"Issue #{issue.id} already has an open task: #{task.id}. Here it is.", "info")
+        return redirect(url_for(".show", task_id=task.id))
+    db.session.commit()
+    flash(f"Task #{task.id} made from issue #{issue.id}.", "success")
+    return redirect(url_for(".show", task_id=task.id))
+
+
+def _machine_plans(machine):
+    return db.session.scalars(plans.plans_for(machine, include_inactive=False)).all()
+
+
+# Template globals, not a context processor: imported macros see globals only.
+TEMPLATE_GLOBALS = {
+    "task_may_change": lambda task, user=None: services.can_change_status(
+        user or current_user, task),
+    "task_actions": status_actions,
+    "task_overdue": services.is_overdue,
+    "has_endpoint": lambda name: name in current_app.view_functions,
+    "machine_open_tasks": services.open_tasks_of_machine,
+    "machine_plans_of": _machine_plans,
+    "plan_meters": plans.meters,
+    "task_creator_roles": services.CREATORS,
+}
+
+
+@bp.record_once
+def _register_globals(state):
+    state.app.jinja_env.globals.update(TEMPLATE_GLOBALS)
