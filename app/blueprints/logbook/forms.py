@@ -42,6 +42,9 @@ class QuickReportForm(FlaskForm):
     runnable = RadioField("Can the machine still run?", choices=RUNNABLE_CHOICES,
                           validate_choice=False,
                           validators=[InputRequired("Say whether the machine can run.")])
+    # Where the report was opened from (an alert, andon call or task), kept through the form.
+    source = HiddenField()
+    ref = HiddenField()
 
 
 class IssueForm(FlaskForm):
@@ -63,6 +66,8 @@ class IssueForm(FlaskForm):
                           default="yes", validate_choice=False,
                           validators=[InputRequired("Say whether the machine can run.")])
     photo = photo_field()
+    source = HiddenField()
+    ref = HiddenField()
 
 
 class EditIssueForm(FlaskForm):

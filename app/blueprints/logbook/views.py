@@ -28,8 +28,8 @@ from app.extensions import db
 from app.forms import form_errors_to_fields, form_status
 from app.htmx import is_htmx, redirect_for_htmx, render_page
 
-from . import bp, labels, search, services
-from .access import REPORTERS, can_work_on, load_issue
+from . import bp, labels, links, search, services
+from .access import REPORTERS, WORKERS, can_work_on, load_issue
 from .forms import (
     AssignForm,
     EditIssueForm,
@@ -126,19 +126,49 @@ def new():
     form.machine_id.choices = [(0, "— choose a machine —"), *_visible_machine_choices()]
     if request.method == "GET" and request.args.get("machine", type=int):
         form.machine_id.data = request.args.get("machine", type=int)
+    _link_from_args(form)
     if form.validate_on_submit():
         machine = db.session.get(Machine, form.machine_id.data or 0)
         if machine is None or not machine_services.can_see_machine(current_user, machine):
             form.machine_id.errors = [*form.machine_id.errors,
                                       "Choose one of the machines in the list."]
         else:
+            linked, note = links.check_link(current_user, machine, form.source.data,
+                                            form.ref.data)
             issue = _report(form, machine, title=form.title.data,
-                            priority=form.priority.data, alarm_code=form.alarm_code.data)
+                            priority=form.priority.data, alarm_code=form.alarm_code.data,
+                            **_source_fields(linked, form))
             if issue is not None:
                 flash(f"Issue #{issue.id} reported on {machine.code}.", "success")
+                if note:
+                    flash(note, "warning")
                 return redirect(_issue_url(issue))
+    shown = db.session.get(Machine, form.machine_id.data or 0)
     return render_page("logbook/new.html", "logbook/_form.html", status=form_status(form),
-                       form=form)
+                       form=form, **_link_context(form, shown))
+
+
+def _link_from_args(form):
+    """A report opened from an alert, andon call or task carries ?source=…&ref=<id>."""
+    if not form.is_submitted():
+        form.source.data = request.args.get("source", "")
+        form.ref.data = request.args.get("ref", "")
+
+
+def _link_context(form, machine):
+    """What the form says about its link; a link that cannot be kept is dropped here, so
+    the issue is still reported, without it."""
+    linked, note = links.check_link(current_user, machine, form.source.data, form.ref.data)
+    if note:
+        form.source.data = form.ref.data = ""
+    label = f"{links.LABELS[form.source.data]} #{linked.id}" if linked else None
+    return {"link_note": note, "link_label": label}
+
+
+def _source_fields(linked, form):
+    if linked is None:
+        return {}
+    return {"source": form.source.data, "source_ref": str(linked.id)}
 
 
 def _report(form, machine, **fields):
@@ -174,16 +204,22 @@ def report(machine_code):
     """The QR label's target: one screen, three taps and a photo."""
     machine = _machine_by_code(machine_code)
     form = QuickReportForm()
+    _link_from_args(form)
     if form.validate_on_submit():
-        issue = _report(form, machine, source="quick", source_ref=f"qr:{machine.code}")
+        linked, note = links.check_link(current_user, machine, form.source.data,
+                                        form.ref.data)
+        issue = _report(form, machine, **(_source_fields(linked, form) or {
+            "source": "quick", "source_ref": f"qr:{machine.code}"}))
         if issue is not None:
             flash(f"Thank you: issue #{issue.id} is in the logbook"
                   + ("" if issue.runnable else " and the downtime is running") + ".",
                   "success")
+            if note:
+                flash(note, "warning")
             return redirect(_issue_url(issue))
     return render_page("logbook/report.html", "logbook/_quick_form.html",
                        status=form_status(form), form=form, machine=machine,
-                       categories=CATEGORIES)
+                       categories=CATEGORIES, **_link_context(form, machine))
 
 
 # --- one issue -------------------------------------------------------------------------
@@ -220,8 +256,19 @@ def _show(issue, status=200, **forms):
         "remedy_form": forms.get("remedy_form") or _remedy_form(),
         "status_error": forms.get("status_error"),
         "runnable_error": forms.get("runnable_error"),
+        **_task_links(issue),
     }
     return render_page("logbook/show.html", status=status, **context)
+
+
+def _task_links(issue):
+    """Where the issue came from, the maintenance tasks made from it, and whether this
+    user may make one."""
+    from app.blueprints.tasks.services import tasks_of_issue
+
+    return {"came_from": links.came_from(issue), "issue_tasks": tasks_of_issue(issue),
+            "may_make_task": current_user.role in WORKERS and issue.status != "closed",
+            "task_form": StatusForm()}
 
 
 @bp.get("/issues/<int:issue_id>")

@@ -1,0 +1,68 @@
+"""Where an issue came from: an alert, an andon call or a maintenance task.
+
+A report opened from one of those carries `?source=…&ref=<id>`; the link is kept only when
+the object exists, is on a machine the reporter may see and on the issue's machine.
+"""
+
+from flask import current_app, url_for
+
+from app.blueprints.machines import services as machine_services
+from app.extensions import db
+
+LINKABLE = ("alert", "andon", "task")
+LABELS = {"alert": "Alert", "andon": "Andon call", "task": "Task"}
+ENDPOINTS = {"alert": ("alerts.show", "alert_id"), "andon": ("alerts.andon_call", "call_id"),
+             "task": ("tasks.show", "task_id")}
+
+
+def _model(source):
+    if source == "alert":
+        from app.blueprints.alerts.models import Alert
+        return Alert
+    if source == "andon":
+        from app.blueprints.alerts.andon_models import AndonCall
+        return AndonCall
+    from app.blueprints.tasks.models import Task
+    return Task
+
+
+def find_linked(source, ref):
+    """The object `source`/`ref` names, or None."""
+    if source not in LINKABLE or not str(ref or "").isdigit():
+        return None
+    return db.session.get(_model(source), int(ref))
+
+
+def check_link(user, machine, source, ref):
+    """(source, ref) when the link may be kept, else a message saying why it was left off.
+
+    `machine` None means the machine is not chosen yet: only existence and visibility count.
+    """
+    if not source and not ref:
+        return None, None
+    label = LABELS.get(source, "The linked object")
+    if source not in LINKABLE:
+        return None, f"“{source}” is not something an issue can come from; it was left off."
+    obj = find_linked(source, ref)
+    if obj is None:
+        return None, f"{label} #{ref} does not exist; the issue is reported without the link."
+    if not machine_services.can_see_machine(user, obj.machine):
+        return None, (f"{label} #{obj.id} is on a machine you do not work on; the issue is "
+                      "reported without the link.")
+    if machine is not None and obj.machine_id != machine.id:
+        return None, (f"{label} #{obj.id} is on {obj.machine.code}, not {machine.code}; the "
+                      "issue is reported without the link.")
+    return obj, None
+
+
+def came_from(issue):
+    """{"label": "Task #7", "url": … or None} for an issue that came from a linked object."""
+    if issue.source not in LINKABLE or not (issue.source_ref or "").isdigit():
+        return None
+    label = f"{LABELS[issue.source]} #{issue.source_ref}"
+    endpoint, arg = ENDPOINTS[issue.source]
+    url = None
+    if endpoint in current_app.view_functions and find_linked(issue.source,
+                                                               issue.source_ref):
+        url = url_for(endpoint, **{arg: int(issue.source_ref)})
+    return {"label": label, "url": url}
