@@ -1,0 +1,48 @@
+"""Task changes reach the open pages of the people they concern, over a real socket."""
+
+import pytest
+
+from app.blueprints.tasks import services
+from app.extensions import db
+from tests.helpers import open_socket, receive_until
+
+pytestmark = pytest.mark.live
+
+
+def test_status_change_reaches_an_assignees_open_task_list(live_server, make_user,
+                                                          make_line, make_machine):
+    operator = make_user("operator")
+    manager = make_user("shift_manager")
+    machine = make_machine(code="LIVE-T1", line=make_line(operators=[operator]))
+    task = services.create_task(machine, "Grease the slides", assignees=[operator],
+                                actor=manager)
+    db.session.commit()
+    ws, _hello = open_socket(live_server, operator.username, "?resync=tasks")
+    try:
+        services.change_status(manager, task, "in_progress")
+        db.session.commit()
+        card = receive_until(ws, f'id="task-{task.id}"')
+    finally:
+        ws.close()
+    assert card is not None, "no card arrived within 5 s"
+    assert 'hx-swap-oob="true"' in card and "In progress" in card
+    assert 'value="finished"' in card      # the assignee gets the one-tap buttons
+
+
+def test_a_new_assignment_updates_the_badge_and_outsiders_get_nothing(live_server, make_user,
+                                                                    make_line, make_machine):
+    operator = make_user("operator")
+    outsider = make_user("operator")
+    machine = make_machine(code="LIVE-T2", line=make_line(operators=[operator]))
+    ws, _hello = open_socket(live_server, operator.username)
+    other, _ = open_socket(live_server, outsider.username, "?resync=tasks")
+    try:
+        task = services.create_task(machine, "Swap the filter", assignees=[operator])
+        db.session.commit()
+        badge = receive_until(ws, 'id="badge-tasks"')
+        leaked = receive_until(other, f'id="task-{task.id}"', timeout=1)
+    finally:
+        ws.close()
+        other.close()
+    assert badge is not None and ">1<" in badge
+    assert leaked is None
