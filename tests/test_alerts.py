@@ -563,3 +563,31 @@ def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user
     assert row is not None and 'hx-swap-oob="afterbegin:#alert-rows"' in row
     assert alert.message in row
     assert badge is not None and ">1<" in badge
+
+
+# --- demo -------------------------------------------------------------------------------
+
+def test_demo_rules_are_idempotent_and_the_overheating_machine_gets_a_task(app):
+    from app.blueprints.alerts.demo import seed_demo
+    from app.blueprints.machines import fixtures
+    from app.blueprints.machines.models import Machine
+    from app.demo import PLANT, load_users
+
+    fixtures.load(PLANT.read_text())
+    load_users()
+    made = seed_demo()
+    db.session.commit()
+    names = {r.name for r in made}
+    assert {"Overheating · CNC Milling", "Vibration high · CNC Milling", "Battery low · AGV",
+            "Machine offline"} <= names
+    assert seed_demo() == []
+    cnc = db.session.scalar(select(Machine).where(Machine.code == "CNC-01"))
+    now = datetime.now(UTC)
+    ingest([{"ts": (now - timedelta(seconds=s)).isoformat(), "values": {"temperature": 78.5}}
+            for s in (25, 15, 0)], "webhook", machine=cnc, now=now)
+    db.session.commit()
+    [alert] = alerts_of(cnc)
+    assert alert.severity == "critical" and "overheating" in alert.message
+    [task] = db.session.scalars(select(Task).where(Task.alert_id == alert.id)).all()
+    operators = {u.username for u in task.assignees if u.role == "operator"}
+    assert "operator1" in operators

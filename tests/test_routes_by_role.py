@@ -5,6 +5,7 @@ A new route must be added to ROUTES, or test_every_route_is_listed fails.
 
 import pytest
 
+from app.blueprints.alerts.access import ALERT_READERS
 from app.blueprints.alerts.andon_access import ANSWERERS as ANDON_ANSWERERS
 from app.blueprints.alerts.andon_access import RAISERS as ANDON_RAISERS
 from app.blueprints.auth import roles
@@ -88,7 +89,19 @@ ROUTES = {
     "notifications.open_one": ALL,
     "notifications.mark_read": ALL,
     "notifications.mark_all_read": ALL,
-    # alerts: rules and alerts
+    # alerts: rules and alerts (the world's alert is on the target operator's line)
+    "alerts.index": ALERT_READERS,
+    "alerts.show": ALERT_READERS,
+    "alerts.acknowledge": ALERT_READERS,
+    "alerts.comment": ALERT_READERS,
+    "alerts.close": MANAGERS,
+    "alerts.create_task": MANAGERS,
+    "alerts.rules": ALERT_READERS,
+    "alerts.new_rule": MANAGERS,
+    "alerts.edit_rule": MANAGERS,
+    "alerts.rule_metrics": MANAGERS,
+    "alerts.toggle_rule": MANAGERS,
+    "alerts.delete_rule": MANAGERS,
     # andon: calls and escalation (the world's call is a stoppage on the target's line)
     "alerts.andon": ALL,
     "alerts.andon_machine": ANDON_RAISERS,
@@ -165,7 +178,16 @@ def _notification(user):
 
 def _alerts_world(machine, machine_type):
     """URL arguments of the alerts pages: a rule and an alert on the world's machine."""
-    return {}
+    from app.blueprints.alerts.models import Alert, AlertRule
+    from app.extensions import db
+
+    rule = AlertRule(name="Hot", kind="threshold", machine_type=machine_type,
+                     metric_key=machine_type.metrics[0].key, condition=">", threshold=70,
+                     severity="warning")
+    alert = Alert(rule=rule, machine=machine, severity="warning", message="Hot", value=80)
+    db.session.add_all([rule, alert])
+    db.session.flush()
+    return {"rule_id": rule.id, "alert_id": alert.id}
 
 
 def _andon_world(machine):

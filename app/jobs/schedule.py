@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from rq import cron
 
+from app.jobs.alerts import check_offline_machines
 from app.jobs.andon import escalate_andon_calls
 from app.jobs.housekeeping import (
     ensure_reading_partitions,
@@ -29,3 +30,4 @@ cron.register(ensure_reading_partitions, queue_name=QUEUE, interval=6 * 3600)
 cron.register(remove_orphaned_uploads, queue_name=QUEUE, interval=3600)
 cron.register(make_due_maintenance_tasks, queue_name=QUEUE, interval=60)
 cron.register(escalate_andon_calls, queue_name=QUEUE, interval=30)
+cron.register(check_offline_machines, queue_name=QUEUE, interval=POLL_INTERVAL)

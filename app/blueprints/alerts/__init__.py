@@ -8,4 +8,6 @@ from . import andon_models, models  # noqa: E402,F401
 
 # isort: split
 from . import access, evaluation, live, views  # noqa: E402,F401
+
+# isort: split
 from . import andon_live, andon_views  # noqa: E402,F401
