@@ -103,6 +103,19 @@ def test_duplicate_active_call_is_refused_with_a_link_to_the_first(floor, browse
     assert len(calls_on(machine)) == 2
 
 
+def test_a_lost_race_is_refused_by_the_unique_index_with_the_same_message(floor):
+    """Two presses at once both pass the check; the index refuses the second insert."""
+    machine = floor["machine"]
+    first = services.raise_call(floor["operator"], machine, "stoppage", now=T0)
+    twin = AndonCall(machine=machine, kind="stoppage", priority="high",
+                     raised_by=floor["maintenance"], raised_at=T0)
+    with pytest.raises(services.DuplicateCall) as refused:
+        services._insert(twin, machine, "stoppage")
+    assert refused.value.existing.id == first.id
+    assert "already has an active stoppage call" in str(refused.value)
+    assert calls_on(machine) == [first]
+
+
 def test_viewer_and_operator_of_another_line_may_not_raise(floor, make_user, make_line,
                                                           new_browser):
     viewer = new_browser()
@@ -227,6 +240,18 @@ def test_escalation_climbs_the_ladder_once_per_level(floor):
     assert escalation.escalate_due_calls(T0 + timedelta(minutes=16)) == []
     assert notified(admin, "escalation") == []
     assert [e.level for e in call.events if e.kind == "escalated"] == [1, 2]
+
+
+def test_escalation_is_published_live_after_commit(floor):
+    from app.realtime import pending_events
+
+    escalation.install_default_ladder()
+    call = services.raise_call(floor["operator"], floor["machine"], "material", now=T0)
+    db.session.commit()
+    escalation.escalate_due_calls(T0 + timedelta(minutes=6))
+    events = pending_events()
+    assert {"event": "andon.changed", "id": call.id, "machine_id": call.machine_id} in events
+    assert any(e["event"] == "badges.changed" and "andon" in e["names"] for e in events)
 
 
 def test_missed_levels_each_fire_and_are_recorded(floor):

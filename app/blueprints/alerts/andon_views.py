@@ -63,8 +63,9 @@ def andon():
 # --- raising: the machine and line screens -----------------------------------------------------
 
 def _machine_screen(machine, form, status=200, duplicate=None):
+    calls = services.active_calls(current_user, [machine.id])
     return render_page("alerts/andon_machine.html", status=status, machine=machine, form=form,
-                       calls=services.active_calls(current_user, [machine.id]),
+                       calls=calls, active_kinds={c.kind: c.id for c in calls},
                        kinds=ANDON_KINDS, defaults=services.DEFAULT_PRIORITY,
                        duplicate=duplicate)
 

@@ -1,0 +1,99 @@
+"""Andon in headless Chromium on a tablet: an operator calls for help on the machine screen,
+a manager's plant page shows the banner live, the manager acknowledges, and the banner goes
+away on the operator's tablet without a reload."""
+
+import os
+
+import pytest
+from conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TABLET = {"width": 768, "height": 1024}
+TAP = 44
+LIVE_TIMEOUT = 5_000  # ms
+
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live_server):
+    contexts = []
+
+    def open_(viewport=TABLET):
+        context = chromium.new_context(base_url=live_server, viewport=viewport)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def log_in(page, username):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def wait_live(page):
+    """The socket is subscribed once the dot in the top bar is green."""
+    page.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
+
+
+def test_operator_calls_for_help_and_the_manager_sees_it_live(open_page, make_user, make_line,
+                                                             make_machine):
+    operator = make_user("operator")
+    manager = make_user("shift_manager")
+    machine = make_machine(code="PRESS-07", name="Press seven",
+                           line=make_line(code="L-P", name="Press line", operators=[operator]))
+
+    plant = open_page()
+    log_in(plant, manager.username)
+    plant.goto("/")
+    wait_live(plant)
+    banner = plant.locator("#andon-banner")
+    assert "PRESS-07" not in banner.inner_text()
+
+    tablet = open_page()
+    log_in(tablet, operator.username)
+    tablet.goto(f"/andon/machine/{machine.id}")
+    stoppage = tablet.get_by_role("button", name="Stoppage")
+    assert stoppage.bounding_box()["height"] >= 100  # a big target for a gloved hand
+    tablet.get_by_text("First add a note").click()
+    tablet.fill("textarea[name=note]", "Die stuck")
+    stoppage.click()
+    tablet.wait_for_selector(".flash.success")
+    wait_live(tablet)
+    assert "PRESS-07" in tablet.locator("#andon-banner").inner_text()
+
+    # The manager's plant page was not reloaded: the banner arrived over the socket.
+    call_link = plant.locator("#andon-banner a", has_text="PRESS-07")
+    call_link.wait_for(timeout=LIVE_TIMEOUT)
+    assert "Stoppage" in call_link.inner_text()
+    assert call_link.bounding_box()["height"] >= TAP
+
+    call_link.click()
+    plant.get_by_role("button", name="Acknowledge").click()
+    plant.wait_for_selector(".flash.success")
+    assert "PRESS-07" not in plant.locator("#andon-banner").inner_text()
+    # ... and it went from the operator's tablet too, live.
+    tablet.locator("#andon-banner a", has_text="PRESS-07").wait_for(state="detached",
+                                                                   timeout=LIVE_TIMEOUT)
+    assert "Acknowledged" in tablet.locator(f"#andon-machine-calls-{machine.id}").inner_text()
