@@ -154,6 +154,8 @@ def test_stoppage_opens_a_downtime_and_resolving_closes_it(floor):
     assert call.status == "resolved" and call.acknowledged_at == call.resolved_at
     assert [e.kind for e in call.events] == ["raised", "acknowledged", "resolved"]
     assert call.events[-1].detail == "Cleared the jam"
+    [told] = notified(floor["operator"], "andon")
+    assert "resolved by" in told.title and told.url == f"/andon/calls/{call.id}"
 
 
 def test_other_kinds_open_no_downtime(floor):

@@ -190,8 +190,17 @@ def acknowledge(user, call, now=None):
     now = now or utcnow()
     _acknowledge(user, call, now)
     db.session.flush()
+    _tell_raiser(call, user, f"{user.display_name} is on it")
     _changed(call)
     return call
+
+
+def _tell_raiser(call, user, what):
+    """The person at the machine learns that help is coming (or the call is closed)."""
+    from app.blueprints.notifications.services import link, notify
+
+    notify([call.raised_by], "andon", f"Andon #{call.id} on {call.machine.code}: {what}",
+           link("alerts.andon_call", call_id=call.id), exclude=user)
 
 
 def _acknowledge(user, call, now):
@@ -218,6 +227,7 @@ def resolve(user, call, note="", now=None):
         close_downtime(call.machine, DOWNTIME_SOURCE, at=now)
     db.session.add(AndonEvent(call=call, actor=user, at=now, kind="resolved", detail=note))
     db.session.flush()
+    _tell_raiser(call, user, f"resolved by {user.display_name}")
     _changed(call)
     return call
 
