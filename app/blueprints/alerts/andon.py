@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
@@ -81,7 +81,7 @@ def banner_calls(user, limit=6):
     """Unacknowledged active calls the user may see, oldest first (one query)."""
     stmt = visible_calls(user).where(AndonCall.resolved_at.is_(None),
                                      AndonCall.acknowledged_at.is_(None))
-    stmt = stmt.options(selectinload(AndonCall.machine))
+    stmt = stmt.options(joinedload(AndonCall.machine))
     return db.session.scalars(stmt.order_by(AndonCall.raised_at, AndonCall.id)
                               .limit(limit)).all()
 
