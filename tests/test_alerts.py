@@ -153,6 +153,15 @@ def test_a_closed_alert_lets_a_new_one_open(plant, make_user):
     assert [a.closed_at is None for a in alerts_of(machine)] == [False, True]
 
 
+def test_a_late_normal_reading_does_not_clear_a_newer_alert(plant):
+    cnc, machine, _ = plant
+    rule(cnc)
+    feed(machine, (10, {"temperature": 90}))
+    feed(machine, (5, {"temperature": 50}), now=at(12))
+    [alert] = alerts_of(machine)
+    assert alert.state == "active"
+
+
 def test_outside_normal_range(plant):
     cnc, machine, _ = plant
     rule(cnc, metric_key="vibration", condition="outside", threshold="", name="Vibration")
@@ -390,6 +399,17 @@ def test_a_manager_makes_edits_disables_and_deletes_a_rule(logged_in, plant):
     assert db.session.scalar(select(func.count()).select_from(AlertRule)) == 0
 
 
+def test_the_rule_form_over_htmx(logged_in, plant):
+    browser, _ = logged_in("shift_manager")
+    cnc, _, _ = plant
+    hx = {"HX-Request": "true"}
+    bad = browser.post("/alerts/rules/new", _rule_data(cnc, threshold="warm"), headers=hx)
+    assert bad.status_code == 422
+    assert text_of(bad).lstrip().startswith("<form") and 'value="warm"' in text_of(bad)
+    good = browser.post("/alerts/rules/new", _rule_data(cnc), headers=hx)
+    assert (good.status_code, good.headers["HX-Redirect"]) == (204, "/alerts/rules")
+
+
 def test_a_rule_with_alerts_cannot_be_deleted(logged_in, plant):
     browser, _ = logged_in("admin")
     cnc, machine, _ = plant
@@ -563,6 +583,31 @@ def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user
     assert row is not None and 'hx-swap-oob="afterbegin:#alert-rows"' in row
     assert alert.message in row
     assert badge is not None and ">1<" in badge
+
+
+@pytest.mark.live
+def test_alert_page_follows_changes_and_outsiders_get_nothing(live_server, plant, make_user):
+    from app.blueprints.alerts.alert_services import acknowledge_alert
+    from tests.helpers import open_socket, receive_until
+
+    cnc, machine, operator = plant
+    stranger = make_user("operator")
+    rule(cnc)
+    feed(machine, (0, {"temperature": 90}))
+    [alert] = alerts_of(machine)
+    page, _ = open_socket(live_server, operator.username, f"?resync=alert:{alert.id}")
+    outsider, _ = open_socket(live_server, stranger.username, "?resync=alerts")
+    try:
+        acknowledge_alert(alert, operator)
+        db.session.commit()
+        state = receive_until(page, "acknowledged by")
+        leaked = receive_until(outsider, f"alert-{alert.id}", timeout=1)
+    finally:
+        page.close()
+        outsider.close()
+    assert state is not None and f'id="alert-{alert.id}-state" hx-swap-oob="true"' in state
+    assert f'id="alert-{alert.id}-history" hx-swap-oob="true"' in state
+    assert leaked is None
 
 
 # --- demo -------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def evaluate_readings(observations, now):
 
 
 def _evaluate_machine(observation, rules, batch):
-    machine = observation.machine
+    machine, late_before = observation.machine, observation.previous_ts
     for snap in rules:
         if snap.kind == "offline":
             alert = batch.alerts.get((snap.id, machine.id))
@@ -151,9 +151,11 @@ def _evaluate_machine(observation, rules, batch):
         if metric is None:
             continue
         # Oldest first, stored and unchanged alike: a reading without the metric says
-        # nothing, so it neither starts nor stops the condition.
+        # nothing, so it neither starts nor stops the condition. A late reading (older
+        # than what the machine had already reported) is history and must not roll the
+        # alert's state back, as it does not roll the latest values back.
         for ts, values in observation.readings:
-            if metric.key in values:
+            if metric.key in values and (late_before is None or ts >= late_before):
                 evaluate(snap, machine, metric, ts, values[metric.key], batch)
 
 

@@ -9,14 +9,14 @@ reaches every other process on its next batch, and nothing depends on Redis.
 import string
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.blueprints.machines.models import Machine, MachineType
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models_base import utcnow
 
-from .models import CONDITIONS, RULE_KINDS, SEVERITIES, Alert, AlertRule
+from .models import CONDITIONS, RULE_KINDS, SEVERITIES, Alert, AlertCondition, AlertRule
 
 PLACEHOLDERS = ("machine", "metric", "value", "unit", "threshold", "rule", "severity")
 DEFAULT_TEMPLATES = {
@@ -203,14 +203,23 @@ def save_rule(rule, actor=None, **fields):
     if rule.id is None:
         rule.created_by = actor
         db.session.add(rule)
+    else:
+        _forget_conditions(rule)
     # Touch it even when nothing changed, so every process's cache reloads.
     rule.updated_at = utcnow()
     db.session.flush()
     return rule
 
 
+def _forget_conditions(rule):
+    """An edited or switched rule starts timing afresh: a half-lasted condition measured
+    against the old settings must not raise at once under the new ones."""
+    db.session.execute(delete(AlertCondition).where(AlertCondition.rule_id == rule.id))
+
+
 def set_enabled(rule, enabled):
     rule.enabled = enabled
+    _forget_conditions(rule)
     rule.updated_at = utcnow()
     db.session.flush()
     return rule

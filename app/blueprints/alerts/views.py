@@ -52,7 +52,7 @@ def _show(alert, comment_form=None, close_form=None, status=200):
         comment_form=comment_form or CommentForm(), close_form=close_form or CloseForm(),
         action_form=ConfirmForm(), may_acknowledge=can_acknowledge(current_user, alert),
         may_comment=can_comment(current_user, alert), may_close=can_close(current_user, alert),
-        describe=rules.describe)
+        describe=rules.describe, fmt=rules.format_value)
 
 
 @bp.get("/alerts/<int:alert_id>")
