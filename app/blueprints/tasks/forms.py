@@ -15,6 +15,10 @@ NUMBER = {"inputmode": "decimal"}
 class PeopleField(MultiCheckboxField):
     """Assignee checkboxes; the service checks who may be chosen and says so in words."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "MultiCheckboxField"  # drawn like every other checkbox list
+
     def pre_validate(self, form):
         pass
 
