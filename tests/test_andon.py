@@ -525,3 +525,44 @@ def test_reconnecting_socket_gets_the_current_banner(live_server, make_user, mak
     ws, hello = open_socket(live_server, operator.username)
     ws.close()
     assert '<div id="andon-banner"' in hello and "WAIT-1" in hello
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("page,piece,needle", [
+    ("machine:{machine}", 'id="andon-machine-{machine}"', "andon-machine-panel has-calls"),
+    ("andon-machine:{machine}", 'id="andon-machine-calls-{machine}"', "Scratches"),
+    ("andon-line:{line}", 'id="andon-line-machine-{machine}"', "andon-line-machine has-calls"),
+])
+def test_open_andon_screens_get_their_piece_live(live_server, make_user, make_line,
+                                                 make_machine, page, piece, needle):
+    """Each page gets its own piece (the needle is only in it once the call exists, not in
+    what the socket sends on connect)."""
+    operator = make_user("operator")
+    line = make_line(operators=[operator])
+    machine = make_machine(code="PIECE-1", line=line)
+    ids = {"machine": machine.id, "line": line.id}
+    ws, _ = open_socket(live_server, operator.username, "?resync=" + page.format(**ids))
+    try:
+        services.raise_call(operator, machine, "quality", note="Scratches")
+        db.session.commit()
+        fragment = receive_until(ws, needle)
+    finally:
+        ws.close()
+    assert fragment is not None and piece.format(**ids) in fragment
+
+
+@pytest.mark.live
+def test_call_page_shows_escalation_live(live_server, make_user, make_line, make_machine):
+    operator = make_user("operator")
+    machine = make_machine(code="ESC-1", line=make_line(operators=[operator]))
+    escalation.install_default_ladder()
+    call = services.raise_call(operator, machine, "material", now=T0)
+    db.session.commit()
+    ws, _ = open_socket(live_server, operator.username, f"?resync=andon-call:{call.id}")
+    try:
+        escalation.escalate_due_calls(T0 + timedelta(minutes=6))
+        db.session.commit()
+        fragment = receive_until(ws, "Escalated to level 1")
+    finally:
+        ws.close()
+    assert fragment is not None and f'id="andon-call-{call.id}-detail"' in fragment

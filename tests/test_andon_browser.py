@@ -97,3 +97,30 @@ def test_operator_calls_for_help_and_the_manager_sees_it_live(open_page, make_us
     tablet.locator("#andon-banner a", has_text="PRESS-07").wait_for(state="detached",
                                                                    timeout=LIVE_TIMEOUT)
     assert "Acknowledged" in tablet.locator(f"#andon-machine-calls-{machine.id}").inner_text()
+
+
+def test_board_gets_new_calls_live_and_they_can_be_answered_there(open_page, make_user,
+                                                                  make_line, make_machine):
+    from app.blueprints.alerts import andon
+    from app.extensions import db
+
+    operator = make_user("operator")
+    maintenance = make_user("maintenance")
+    machine = make_machine(code="LATHE-3", line=make_line(operators=[operator]))
+    board = open_page({"width": 1440, "height": 900})
+    log_in(board, maintenance.username)
+    board.goto("/andon")
+    wait_live(board)
+    assert "No active andon calls" in board.locator("#andon-board").inner_text()
+
+    call = andon.raise_call(operator, machine, "maintenance", note="Coolant leak")
+    db.session.commit()
+    card = board.locator(f"#andon-call-{call.id}")
+    card.wait_for(timeout=LIVE_TIMEOUT)
+    assert "Coolant leak" in card.inner_text() and "Waiting" in card.inner_text()
+    # The form came over the socket; its CSRF token must still be good.
+    card.get_by_role("button", name="Acknowledge").click()
+    board.wait_for_selector(".flash.success")
+    assert "Acknowledged" in board.locator(f"#andon-call-{call.id}").inner_text()
+    db.session.refresh(call)
+    assert call.acknowledged_by_id == maintenance.id
