@@ -636,3 +636,47 @@ def test_demo_rules_are_idempotent_and_the_overheating_machine_gets_a_task(app):
     [task] = db.session.scalars(select(Task).where(Task.alert_id == alert.id)).all()
     operators = {u.username for u in task.assignees if u.role == "operator"}
     assert "operator1" in operators
+
+
+def test_the_simulators_overheating_machine_raises_an_alert_within_a_minute(app):
+    """The issue's done path, without the processes: the demo plant, the demo rules and the
+    simulator's own signal model, polled every 20 s through the real ingest."""
+    from app.blueprints.alerts.demo import seed_demo
+    from app.blueprints.machines import fixtures
+    from app.blueprints.machines.models import Machine
+    from app.blueprints.machines.services import machine_operators_of
+    from app.demo import PLANT, load_users
+    from app.simulator.signals import Plant
+    from tests.test_simulator import demo_specs
+
+    fixtures.load(PLANT.read_text())
+    load_users()
+    seed_demo()
+    db.session.commit()
+    machines = {m.vendor_id: m for m in db.session.scalars(select(Machine))}
+    plant = Plant(demo_specs(), seed=7, silent=False, now=T0)
+    first_hot, raised = {}, {}
+    for step in range(1, 20 * 3):                      # 20 minutes, a poll every 20 s
+        now = T0 + timedelta(seconds=20 * step)
+        readings = [plant.reading(vid, now) for vid in machines]
+        ingest([{"machine": r.vendor_id, "ts": r.ts_text, "values": r.values}
+                for r in readings], "poll", now=now)
+        db.session.commit()
+        for vid, machine in machines.items():
+            metric = next((m for m in machine.machine_type.metrics if "temp" in m.key), None)
+            if metric and readings_hot(readings, vid, metric):
+                first_hot.setdefault(vid, now)
+        for alert in db.session.scalars(select(Alert).where(Alert.severity == "critical")):
+            raised.setdefault(alert.machine.vendor_id, (alert, now))
+    assert first_hot, "the simulator overheated a machine in 20 minutes"
+    for vid, since in first_hot.items():
+        alert, seen = raised[vid]
+        assert seen - since <= timedelta(seconds=60)
+        [task] = db.session.scalars(select(Task).where(Task.alert_id == alert.id)).all()
+        assert set(machine_operators_of(machines[vid])) <= set(task.assignees)
+
+
+def readings_hot(readings, vendor_id, metric):
+    reading = next(r for r in readings if r.vendor_id == vendor_id)
+    value = reading.values.get(metric.key)
+    return value is not None and value > metric.normal_max
