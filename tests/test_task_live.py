@@ -46,3 +46,43 @@ def test_a_new_assignment_updates_the_badge_and_outsiders_get_nothing(live_serve
         other.close()
     assert badge is not None and ">1<" in badge
     assert leaked is None
+
+
+def test_an_open_task_page_gets_its_status_and_timeline(live_server, make_user, make_line,
+                                                        make_machine):
+    operator = make_user("operator")
+    manager = make_user("shift_manager")
+    machine = make_machine(code="LIVE-T3", line=make_line(operators=[operator]))
+    task = services.create_task(machine, "Tighten the guard", assignees=[operator])
+    db.session.commit()
+    ws, _hello = open_socket(live_server, operator.username, f"?resync=task:{task.id}")
+    try:
+        services.change_status(manager, task, "in_progress")
+        db.session.commit()
+        panel = receive_until(ws, f'id="task-{task.id}-status"')
+    finally:
+        ws.close()
+    assert panel is not None and "Status: In progress" in panel
+    assert f'id="task-{task.id}-timeline" hx-swap-oob="true"' in panel
+    assert "Not started → In progress" in panel
+
+
+def test_a_reconnecting_list_gets_the_cards_changed_while_away(live_server, make_user,
+                                                               make_line, make_machine):
+    from datetime import UTC, datetime, timedelta
+
+    operator = make_user("operator")
+    machine = make_machine(code="LIVE-T4", line=make_line(operators=[operator]))
+    task = services.create_task(machine, "Refill the oil", assignees=[operator])
+    db.session.commit()
+    from urllib.parse import quote
+
+    away_since = quote((datetime.now(UTC) - timedelta(minutes=1)).isoformat())
+    ws, hello = open_socket(live_server, operator.username,
+                            f"?resync=tasks&since={away_since}")
+    try:
+        card = hello if f'id="task-{task.id}"' in hello else receive_until(
+            ws, f'id="task-{task.id}"')
+    finally:
+        ws.close()
+    assert card is not None and "Refill the oil" in card

@@ -4,10 +4,24 @@ from flask import render_template
 
 from app.extensions import db
 from app.forms import ConfirmForm
-from app.realtime import live_renderer
+from app.models_base import as_utc
+from app.realtime import live_renderer, live_resync
 
 from . import services
 from .models import Task
+
+# A reconnecting list gets at most this many changed cards; more is a page reload's job.
+RESYNC_LIMIT = 50
+
+
+def _card(task, user):
+    return render_template("tasks/_card.html", task=task, form=ConfirmForm(), oob=True,
+                           viewer=user)
+
+
+def _task_page(task, user):
+    return render_template("tasks/_live_task.html", task=task, form=ConfirmForm(),
+                           viewer=user, may_change=services.can_change_status(user, task))
 
 
 @live_renderer("task.changed")
@@ -18,9 +32,25 @@ def task_fragments(message, user, page):
     task = db.session.get(Task, task_id)
     if task is None or not services.can_see_task(user, task):
         return None
-    if page == "tasks":
-        return render_template("tasks/_card.html", task=task, form=ConfirmForm(), oob=True,
-                               viewer=user)
-    return render_template("tasks/_live_task.html", task=task, form=ConfirmForm(),
-                           viewer=user,
-                           may_change=services.can_change_status(user, task))
+    return _card(task, user) if page == "tasks" else _task_page(task, user)
+
+
+@live_resync("tasks")
+def resync_cards(user, _arg, since):
+    """Cards changed while the list's socket was away (nothing on a first connect)."""
+    if since is None:
+        return ""
+    tasks = db.session.scalars(services.visible_tasks(user).where(Task.updated_at > as_utc(since))
+                               .order_by(Task.updated_at.desc()).limit(RESYNC_LIMIT)).all()
+    return "".join(_card(task, user) for task in tasks)
+
+
+@live_resync("task")
+def resync_task(user, arg, since):
+    """The task's status and timeline, when it changed while the page's socket was away."""
+    task = db.session.get(Task, int(arg)) if arg.isdigit() else None
+    if task is None or not services.can_see_task(user, task):
+        return ""
+    if since is None or as_utc(task.updated_at) <= as_utc(since):
+        return ""  # a first connect: the page was just drawn
+    return _task_page(task, user)

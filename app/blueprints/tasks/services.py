@@ -223,6 +223,7 @@ def set_assignees(user, task, people):
     if not added and not removed:
         return False
     task.assignees = sorted(after.values(), key=lambda u: u.id)
+    task.updated_at = utcnow()  # the row itself is untouched; reconnecting pages go by it
     for person in added:
         _log(task, user, "assigned", f"Assigned {person.display_name}")
     for person in removed:
