@@ -417,6 +417,7 @@ def test_a_rule_with_alerts_cannot_be_deleted(logged_in, plant):
     feed(machine, (0, {"temperature": 90}))
     page = text_of(browser.get(f"/alerts/rules/{made.id}/delete"))
     assert "Disable it instead" in page
+    assert f'action="/alerts/rules/{made.id}/toggle"' in page
     browser.post(f"/alerts/rules/{made.id}/delete")
     assert db.session.get(AlertRule, made.id) is not None
     follow = text_of(browser.get(f"/alerts/rules/{made.id}/edit"))
@@ -541,7 +542,11 @@ def test_manager_makes_a_task_from_the_alert(hot, logged_in):
     assert browser.post(f"/alerts/{hot.id}/task").status_code == 302
     task = db.session.scalar(select(Task).where(Task.alert_id == hot.id))
     assert task.source == "alert"
-    assert f"#{task.id}" in text_of(browser.get(f"/alerts/{hot.id}"))
+    page = text_of(browser.get(f"/alerts/{hot.id}"))
+    assert f"Open task #{task.id}" in page and "Create maintenance task" not in page
+    browser.post(f"/alerts/{hot.id}/task")
+    assert db.session.scalar(select(func.count()).select_from(Task).where(
+        Task.alert_id == hot.id)) == 1, "one open task per alert is enough"
 
 
 def test_machine_partial_lists_open_alerts(hot, app, make_user):

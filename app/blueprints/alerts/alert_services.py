@@ -98,6 +98,9 @@ def create_alert_task(alert, actor):
 
     if not can_close(actor, alert):
         raise Forbidden()
+    open_task = next((t for t in tasks_of(alert) if t.is_open), None)
+    if open_task is not None:
+        raise ValidationFailed(f"Task #{open_task.id} for this alert is still open.")
     task = create_task(alert.machine, f"{alert.rule.name} on {alert.machine.code}"[:200],
                        description=alert.message, source="alert",
                        priority=TASK_PRIORITY.get(alert.severity, "medium"), actor=actor,

@@ -245,9 +245,18 @@ def delete_rule(rule_id):
         flash("Rule deleted.", "success")
         return redirect(url_for(".rules"))
     count = rules.rule_alert_count(rule)
-    message = (f"“{rule.name}” has raised {count} alert{'s' if count != 1 else ''}; their "
-               "history needs the rule, so it cannot be deleted. Disable it instead."
-               if count else f"Delete the rule “{rule.name}”? This cannot be undone.")
+    if count and rule.enabled:
+        # Its alerts' history needs it: offer what the manager can do instead.
+        return render_page(
+            "confirm.html", form=form, title=f"{rule.name} cannot be deleted",
+            message=f"“{rule.name}” has raised {count} alert{'s' if count != 1 else ''} and "
+                    "their history needs the rule. Disable it instead: it then raises "
+                    "nothing new.", action=url_for(".toggle_rule", rule_id=rule.id),
+            button="Disable rule", danger=False, cancel=url_for(".edit_rule", rule_id=rule.id))
+    message = (f"“{rule.name}” has raised {count} alert{'s' if count != 1 else ''} and "
+               "their history needs the rule, so it cannot be deleted. It is disabled "
+               "already and raises nothing new." if count
+               else f"Delete the rule “{rule.name}”? This cannot be undone.")
     return render_page("confirm.html", form=form, title=f"Delete {rule.name}?",
                        message=message, action=url_for(".delete_rule", rule_id=rule.id),
                        button="Delete rule", danger=True,
