@@ -533,3 +533,23 @@ def test_history_entries_name_who_and_when(people):
     assert event.actor_id == people["manager"].id
     assert event.at == datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
     assert task.started_at == datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
+
+
+def test_an_assignee_who_left_the_machine_does_not_block_editing(browser, people):
+    from app.blueprints.machines.models import Line
+
+    operator = people["operator"]
+    task = _task(people["machine"], assignees=[operator, people["manager"]])
+    line = db.session.get(Line, people["line"].id)
+    machine_services.save_line(line, line.code, line.name, operators=[])
+    db.session.commit()
+    browser.login(people["manager"].username, "correct horse battery")
+    edit_page = text_of(browser.get(f"/tasks/{task.id}/edit"))
+    assert operator.display_name in edit_page
+    response = browser.post(f"/tasks/{task.id}/edit", {
+        "title": "Check the belt twice", "description": "", "priority": "medium",
+        "due_at": "2026-12-24T12:00", "assignees": [operator.id, people["manager"].id]})
+    assert response.status_code == 302
+    db.session.refresh(task)
+    assert task.title == "Check the belt twice"
+    assert {u.id for u in task.assignees} == {operator.id, people["manager"].id}

@@ -6,12 +6,11 @@ with who and when; assignees hear about new work, assignees and the creator abou
 
 from datetime import timedelta
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
-from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.blueprints.notifications.services import (
@@ -212,14 +211,15 @@ def set_assignees(user, task, people):
     """Replace the assignees; each newcomer is told, each change logged."""
     if not can_edit(user, task):
         raise Forbidden("Only managers, engineers and maintenance change who works on a task.")
-    errors = {}
-    _check_assignees(task.machine, people, errors)
-    if errors:
-        raise ValidationFailed(errors)
     before = {u.id: u for u in task.assignees}
     after = {u.id: u for u in people}
     added = [after[i] for i in sorted(after.keys() - before.keys())]
     removed = [before[i] for i in sorted(before.keys() - after.keys())]
+    # Only newcomers are checked: someone who has since left the machine may stay on.
+    errors = {}
+    _check_assignees(task.machine, added, errors)
+    if errors:
+        raise ValidationFailed(errors)
     if not added and not removed:
         return False
     task.assignees = sorted(after.values(), key=lambda u: u.id)
@@ -406,13 +406,3 @@ def task_from_issue(user, issue):
                        priority=ISSUE_PRIORITY.get(issue.priority, "medium"), actor=user,
                        issue=issue)
     return task, True
-
-
-def open_or_recent(stmt):
-    """Helper for lists that show open work and what was just finished."""
-    return stmt.where(or_(Task.status != "finished",
-                          Task.finished_at >= utcnow() - timedelta(days=7)))
-
-
-def user_by_id(user_id):
-    return db.session.get(User, user_id)

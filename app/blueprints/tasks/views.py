@@ -174,7 +174,10 @@ def edit(task_id):
     if not services.can_edit(current_user, task):
         abort(403)
     form = EditTaskForm(obj=task)
-    form.assignees.choices = _people_choices(task.machine)
+    # Current assignees stay in the list even if they no longer work on the machine.
+    form.assignees.choices = _people_choices(task.machine) + [
+        (u.id, f"{u.display_name} ({u.role_label})") for u in task.assignees
+        if u not in services.assignable_people(task.machine)]
     if not form.is_submitted():
         form.assignees.data = [u.id for u in task.assignees]
         form.due_at.data = task.due_at.replace(tzinfo=None) if task.due_at else None
