@@ -510,6 +510,23 @@ def test_acknowledge_and_comment_are_kept_in_the_history(hot, new_browser):
     assert f"/logbook/new?machine={hot.machine_id}&amp;source=alert&amp;ref={hot.id}" in page
 
 
+def test_one_tap_acknowledge_from_the_list(hot, new_browser):
+    from tests.conftest import PASSWORD
+
+    operator = hot.machine.line.operators[0]
+    floor = new_browser()
+    floor.login(operator.username, PASSWORD)
+    listing = text_of(floor.get("/alerts"))
+    assert f'action="/alerts/{hot.id}/acknowledge"' in listing
+    row = floor.post(f"/alerts/{hot.id}/acknowledge", {"row": "1"},
+                     headers={"HX-Request": "true"})
+    html = text_of(row)
+    assert row.status_code == 200 and html.lstrip().startswith(f'<tr id="alert-{hot.id}-row"')
+    assert "Acknowledged" in html and f'action="/alerts/{hot.id}/acknowledge"' not in html
+    db.session.refresh(hot)
+    assert hot.acknowledged_by_id == operator.id
+
+
 def test_badge_counts_open_unacknowledged_alerts_the_user_sees(hot, make_user):
     from app.badges import COUNTERS
 
@@ -587,6 +604,7 @@ def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user
         ws.close()
     assert row is not None and 'hx-swap-oob="afterbegin:#alert-rows"' in row
     assert alert.message in row
+    assert f'hx-post="/alerts/{alert.id}/acknowledge"' in row, "one tap from a live row too"
     assert badge is not None and ">1<" in badge
 
 

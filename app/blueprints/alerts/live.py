@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.realtime import live_renderer, live_resync
 
-from .access import can_see_alert
+from .access import can_acknowledge, can_see_alert
 from .models import Alert
 
 
@@ -36,7 +36,9 @@ def alert_fragments(message, user, page):
     new = message["event"] == "alert.raised"
     if new and page != "alerts":
         return None  # a filtered list: the new alert may not belong on it
-    return render_template("alerts/_live_row.html", alert=alert, new=new)
+    # The socket's user, not current_user: this runs for every open socket.
+    return render_template("alerts/_live_row.html", alert=alert, new=new,
+                           may_ack=can_acknowledge(user, alert))
 
 
 @live_resync("alerts")
@@ -48,8 +50,8 @@ def resync_list(user, _arg, since):
 
     alerts = db.session.scalars(visible_alerts(user).where(Alert.updated_at > since).options(
         selectinload(Alert.machine), selectinload(Alert.rule)).order_by(Alert.raised_at)).all()
-    return "".join(render_template("alerts/_live_row.html", alert=a,
-                                   new=a.raised_at > since) for a in alerts)
+    return "".join(render_template("alerts/_live_row.html", alert=a, new=a.raised_at > since,
+                                   may_ack=can_acknowledge(user, a)) for a in alerts)
 
 
 @live_resync("alert")

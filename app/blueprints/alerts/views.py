@@ -21,7 +21,7 @@ from .access import (
     load_rule,
 )
 from .forms import CloseForm, CommentForm, RuleForm
-from .models import SEVERITIES, AlertRule
+from .models import SEVERITIES, Alert, AlertRule
 
 
 def _page_number():
@@ -77,6 +77,9 @@ def _act(alert, action, done_message):
     return redirect(url_for(".show", alert_id=alert.id))
 
 
+bp.add_app_template_global(can_acknowledge, "can_acknowledge_alert")
+
+
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 @roles_required(*ALERT_READERS)
 def acknowledge(alert_id):
@@ -85,8 +88,22 @@ def acknowledge(alert_id):
         abort(403)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    if is_htmx() and request.form.get("row"):
+        return _acknowledge_row(alert)
     return _act(alert, lambda: alert_services.acknowledge_alert(alert, current_user),
                 "Alert acknowledged.")
+
+
+def _acknowledge_row(alert):
+    """The list's one-tap button: the row comes back, acknowledged (or as it is, if
+    someone else was quicker)."""
+    try:
+        alert_services.acknowledge_alert(alert, current_user)
+    except ValidationFailed:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return render_page("alerts/_row.html", alert=db.session.get(Alert, alert.id))
 
 
 @bp.post("/alerts/<int:alert_id>/comment")
