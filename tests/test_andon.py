@@ -192,6 +192,17 @@ def test_acknowledge_and_resolve_by_role(floor, browser, kind, role, allowed):
         assert [e.kind for e in call.events] == ["raised"]
 
 
+@pytest.mark.parametrize("target,expected", [
+    ("/andon", "/andon"), ("//evil.example/x", None), ("/\\evil.example", None),
+    ("https://evil.example/", None)])
+def test_answer_buttons_return_only_to_pages_of_this_site(floor, logged_in, target, expected):
+    call = services.raise_call(floor["operator"], floor["machine"], "stoppage", now=T0)
+    db.session.commit()
+    browser, _ = logged_in("shift_manager")
+    response = browser.post(f"/andon/calls/{call.id}/acknowledge", {"next": target})
+    assert redirect_path(response) == (expected or f"/andon/calls/{call.id}")
+
+
 def test_acknowledging_twice_says_who_did_it_first(floor, new_browser):
     call = services.raise_call(floor["operator"], floor["machine"], "stoppage", now=T0)
     db.session.commit()

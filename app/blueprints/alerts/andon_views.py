@@ -25,7 +25,8 @@ from .andon_models import ANDON_KINDS, ANDON_PRIORITIES, ESCALATION_STAGES, Esca
 def _back(default):
     """Where a button asked to return to: a path on this site only."""
     target = request.form.get("next") or request.args.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host": only plain site paths are followed.
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
 
