@@ -1,7 +1,7 @@
 """Form pieces shared by every domain."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
+from wtforms import SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -17,8 +17,10 @@ class MultiCheckboxField(SelectMultipleField):
             known = {value for value, _ in self.choices}
             for value in self.data:
                 if value not in known:
-                    raise ValueError(self.gettext("'%(value)s' is not a valid choice.")
-                                     % {"value": value})
+                    # ValidationError, not ValueError: WTForms 3 turns only the
+                    # former into a form error (a ValueError here was a 500).
+                    raise ValidationError(self.gettext("'%(value)s' is not a valid choice.")
+                                          % {"value": value})
 
 
 class ConfirmForm(FlaskForm):

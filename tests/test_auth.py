@@ -413,6 +413,18 @@ def test_assignments_decide_what_an_operator_sees(logged_in, new_browser, make_u
     assert operator.get(f"/machines/{hidden.id}").status_code == 403
 
 
+def test_an_unknown_line_in_assignments_is_a_form_error_not_a_crash(logged_in, make_user,
+                                                                    make_line):
+    line = make_line()
+    operator_user = make_user("operator")
+    manager, _ = logged_in("shift_manager")
+    response = manager.post(f"/users/{operator_user.id}/assignments",
+                            {"lines": [str(line.id), "999999"], "shift": "late"})
+    assert response.status_code == 422
+    assert "is not a valid choice" in text_of(response)
+    assert _reload(operator_user).lines == []
+
+
 def test_profile_edit_and_password_change(logged_in):
     browser, user = logged_in("maintenance")
     saved = browser.post("/profile", {"full_name": "Mia M.", "phone": "0170 555"})
