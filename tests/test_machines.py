@@ -276,8 +276,11 @@ def test_demo_load_is_idempotent_and_prints_logins(app):
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
     assert "9 demo users created" in first.output and "operator1" in first.output
+    assert "Demo monitoring: 11 alert rules" in first.output
+    assert "maintenance plans added" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert "0 demo users created" in second.output
+    assert "Demo monitoring" not in second.output  # nothing missing, nothing added
 
 
 def test_operator_filters_offer_only_their_own_lines(logged_in, make_line, make_machine):

@@ -47,14 +47,29 @@ def load_users():
     return created
 
 
+def load_reactions():
+    """Alert rules, the andon ladder and maintenance plans for the demo plant (idempotent;
+    after the users, since rules and plans name the admin as their author)."""
+    from app.blueprints.alerts import andon_demo
+    from app.blueprints.alerts import demo as alerts_demo
+    from app.blueprints.tasks import demo as tasks_demo
+
+    return {"rules": len(alerts_demo.seed_demo()), "levels": andon_demo.seed_demo(),
+            "plans": len(tasks_demo.seed_demo())}
+
+
 @demo_cli.command("load")
 def load_command():
     """Load the demo plant and demo users (idempotent) and print the logins."""
     counts = fixtures.load(PLANT.read_text(encoding="utf-8"))
     created = load_users()
+    reactions = load_reactions()
     db.session.commit()
     click.echo(f"Demo plant: {counts['machines']} machines on {counts['lines']} lines; "
                f"{len(created)} demo users created.")
+    if any(reactions.values()):
+        click.echo("Demo monitoring: {rules} alert rules, {levels} andon escalation levels, "
+                   "{plans} maintenance plans added.".format(**reactions))
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for username, role, name, *_ in DEMO_USERS:
         click.echo(f"  {username:12} {roles.ROLE_LABELS[role]:20} {name}")
