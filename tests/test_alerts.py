@@ -593,7 +593,7 @@ def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user
     cnc, machine, _ = plant
     manager = make_user("shift_manager")
     rule(cnc)
-    ws, _hello = open_socket(live_server, manager.username, "?resync=alerts")
+    ws, _hello = open_socket(live_server, manager.username, "?resync=alerts:open")
     try:
         feed(machine, (0, {"temperature": 90}))
         [alert] = alerts_of(machine)
@@ -619,7 +619,7 @@ def test_alert_page_follows_changes_and_outsiders_get_nothing(live_server, plant
     feed(machine, (0, {"temperature": 90}))
     [alert] = alerts_of(machine)
     page, _ = open_socket(live_server, operator.username, f"?resync=alert:{alert.id}")
-    outsider, _ = open_socket(live_server, stranger.username, "?resync=alerts")
+    outsider, _ = open_socket(live_server, stranger.username, "?resync=alerts:open")
     try:
         acknowledge_alert(alert, operator)
         db.session.commit()
@@ -703,3 +703,28 @@ def readings_hot(readings, vendor_id, metric):
     reading = next(r for r in readings if r.vendor_id == vendor_id)
     value = reading.values.get(metric.key)
     return value is not None and value > metric.normal_max
+
+
+@pytest.mark.live
+def test_a_reconnecting_list_catches_up_without_doubling_rows(live_server, plant, make_user):
+    from urllib.parse import quote
+
+    from tests.helpers import open_socket, receive_until
+
+    cnc, machine, _ = plant
+    manager = make_user("shift_manager")
+    rule(cnc)
+    drawn = datetime.now(UTC)
+    feed(machine, (0, {"temperature": 90}))
+    [alert] = alerts_of(machine)
+    ws, _ = open_socket(live_server, manager.username,
+                        f"?resync=alerts:open&since={quote(drawn.isoformat())}")
+    try:
+        caught_up = receive_until(ws, f"alert-{alert.id}-row")
+    finally:
+        ws.close()
+    # The rows come whole, replacing the list's: a row that came live is not doubled.
+    assert caught_up is not None
+    assert caught_up.lstrip().startswith('<tbody id="alert-rows" hx-swap-oob="true">')
+    assert caught_up.count(f'id="alert-{alert.id}-row"') == 1
+    assert f'hx-post="/alerts/{alert.id}/acknowledge"' in caught_up

@@ -1,14 +1,20 @@
 """Alerts on open pages: new rows at the top of the list, changed rows and alert pages
-updated in place. Each user gets only the alerts they may see."""
+updated in place. Each user gets only the alerts they may see.
 
-from flask import render_template
+Pages say what they show through the socket's resync value: "alerts:<state>" for the
+first page of a list filtered by state only (new alerts belong at its top),
+"alerts-static" for any other list (rows are updated, none added), "alert:<id>" for an
+alert's own page.
+"""
+
+from flask import current_app, render_template
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.realtime import live_renderer, live_resync
 
 from .access import can_acknowledge, can_see_alert
+from .alert_services import STATE_FILTERS, AlertFilters, filter_choices, search_alerts
 from .models import Alert
 
 
@@ -26,15 +32,16 @@ def _alert_page(alert):
 
 @live_renderer("alert.raised", "alert.changed")
 def alert_fragments(message, user, page):
-    if page not in ("alerts", "alerts-static", f"alert:{message.get('id')}"):
+    on_list = page.startswith("alerts:") or page == "alerts-static"
+    if not on_list and page != f"alert:{message.get('id')}":
         return None
     alert = _alert(message, user)
     if alert is None:
         return None
-    if page.startswith("alert:"):
+    if not on_list:
         return _alert_page(alert)
     new = message["event"] == "alert.raised"
-    if new and page != "alerts":
+    if new and page == "alerts-static":
         return None  # a filtered list: the new alert may not belong on it
     # The socket's user, not current_user: this runs for every open socket.
     return render_template("alerts/_live_row.html", alert=alert, new=new,
@@ -42,16 +49,20 @@ def alert_fragments(message, user, page):
 
 
 @live_resync("alerts")
-def resync_list(user, _arg, since):
-    """A reconnecting list gets the rows changed while it was away (new ones on top)."""
-    if since is None:
+def resync_list(user, state, since):
+    """A (re)connecting list whose alerts changed since it was drawn gets its rows again,
+    whole: replacing them cannot double a row that already arrived live."""
+    if since is None or state not in dict(STATE_FILTERS):
         return ""
-    from .alert_services import visible_alerts
-
-    alerts = db.session.scalars(visible_alerts(user).where(Alert.updated_at > since).options(
-        selectinload(Alert.machine), selectinload(Alert.rule)).order_by(Alert.raised_at)).all()
-    return "".join(render_template("alerts/_live_row.html", alert=a, new=a.raised_at > since,
-                                   may_ack=can_acknowledge(user, a)) for a in alerts)
+    filters = AlertFilters(state=state)
+    stmt = search_alerts(user, filters)
+    changed = db.session.scalar(select(stmt.where(Alert.updated_at > since).exists()))
+    if not changed:
+        return ""
+    alerts = db.session.scalars(stmt.limit(current_app.config["PAGE_SIZE"])).all()
+    # current_user here is the socket's user (the rows' buttons and empty state use it).
+    return render_template("alerts/_rows.html", alerts=alerts, filters=filters, oob=True,
+                           live=True, current_user=user, **filter_choices(user))
 
 
 @live_resync("alert")
