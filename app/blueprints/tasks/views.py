@@ -75,6 +75,9 @@ def _filter_choices():
 @bp.get("/")
 @roles_required(*roles.EVERYONE)
 def index():
+    if current_user.role in roles.MACHINE_BOUND and not request.args:
+        # Operators land on their own work; "All tasks" there comes back with ?view=list.
+        return redirect(url_for(".mine"))
     filters = parse_filters(request.args)
     view = "board" if request.args.get("view") == "board" else "list"
     now = utcnow()
