@@ -554,6 +554,45 @@ def test_list_filters(hot, logged_in, make_machine):
     assert text_of(partial).lstrip().startswith('<div id="alert-list">')
 
 
+def _queries_for(browser, url):
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert browser.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_the_list_costs_the_same_few_queries_for_many_alerts(logged_in, plant, make_machine,
+                                                             make_line):
+    browser, manager = logged_in("shift_manager")
+    cnc, machine, _ = plant
+    machines = [machine, make_machine(code="CNC-2", machine_type=cnc, line=make_line()),
+                make_machine(code="CNC-3", machine_type=cnc)]
+    rules_made = [rule(cnc, name=f"Rule {n}", threshold=str(70 + n)) for n in range(3)]
+
+    def add(count, closed_at=None):
+        # One open alert per rule and machine; the rest closed, as history piles up.
+        for n in range(count):
+            db.session.add(Alert(rule=rules_made[n % 3], machine=machines[n % len(machines)],
+                                 severity="warning", message=f"Alert {n}", value=n,
+                                 closed_at=closed_at, closed_by=closed_at and manager,
+                                 acknowledged_by=manager, acknowledged_at=T0))
+        db.session.commit()
+    add(3)
+    few = _queries_for(browser, "/alerts?state=all")
+    # More alerts on more machines and lines: a query per row or per machine would show.
+    machines += [make_machine(code=f"CNC-{n}", machine_type=cnc, line=make_line())
+                 for n in range(4, 10)]
+    add(24, closed_at=T0)
+    many = _queries_for(browser, "/alerts?state=all")
+    assert many == few
+
+
 def test_manager_makes_a_task_from_the_alert(hot, logged_in):
     browser, _ = logged_in("production_manager")
     assert browser.post(f"/alerts/{hot.id}/task").status_code == 302

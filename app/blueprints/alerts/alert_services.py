@@ -225,7 +225,7 @@ def machine_open_alerts(machine):
 
 
 def filter_choices(user):
-    machines = db.session.scalars(machine_services.visible_machines(user)
-                                  .order_by(Machine.code)).all()
+    machines = db.session.scalars(machine_services.visible_machines(user).options(
+        selectinload(Machine.line)).order_by(Machine.code)).all()
     lines = sorted({m.line for m in machines if m.line is not None}, key=lambda ln: ln.name)
     return {"machines": machines, "lines": lines}
