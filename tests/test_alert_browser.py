@@ -1,0 +1,94 @@
+"""Alerts in headless Chromium on a tablet: an operator's open alert list gets a new alert
+live at its top, the operator acknowledges it with one tap, and the badge counts down."""
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TABLET = {"width": 768, "height": 1024}
+TAP = 44
+LIVE_TIMEOUT = 5_000  # ms
+
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tablet(chromium, live_server):
+    context = chromium.new_context(base_url=live_server, viewport=TABLET)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page, username):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_user, make_line,
+                                                                  make_machine_type,
+                                                                  make_machine):
+    from app.blueprints.alerts.models import Alert, AlertRule
+    from app.blueprints.alerts.rules import save_rule
+    from app.blueprints.machines.ingest import ingest
+    from app.extensions import db
+
+    operator = make_user("operator")
+    line = make_line(operators=[operator])
+    cnc = make_machine_type("CNC", metrics=(("temperature", "Temperature", "°C", 20, 70),))
+    machine = make_machine(code="CNC-7", machine_type=cnc, line=line)
+    save_rule(AlertRule(), name="Overheating", kind="threshold", machine_type=cnc,
+              machine=None, metric_key="temperature", condition=">", threshold="70",
+              sustained_seconds=20, offline_intervals=None, severity="critical",
+              template="{machine} is overheating: {value}{unit}", create_task=False,
+              enabled=True)
+    db.session.commit()
+
+    log_in(tablet, operator.username)
+    tablet.goto("/alerts")
+    tablet.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
+    assert tablet.get_by_text("No open alerts").is_visible()
+
+    now = datetime.now(UTC)
+    ingest([{"ts": (now - timedelta(seconds=s)).isoformat(), "values": {"temperature": 82}}
+            for s in (30, 10, 0)], "webhook", machine=machine, now=now)
+    db.session.commit()
+    alert = db.session.query(Alert).one()
+
+    row = tablet.locator(f"#alert-{alert.id}-row")
+    row.wait_for(timeout=LIVE_TIMEOUT)
+    assert tablet.locator("#alert-rows tr").first.get_attribute("id") == f"alert-{alert.id}-row"
+    assert "CNC-7 is overheating: 82°C" in row.inner_text()
+    assert not tablet.get_by_text("No open alerts").is_visible()
+    tablet.locator("#badge-alerts", has_text="1").wait_for(timeout=LIVE_TIMEOUT)
+
+    button = row.get_by_role("button", name="Acknowledge")
+    assert button.bounding_box()["height"] >= TAP
+    button.click()
+    row.get_by_text("Acknowledged").wait_for(timeout=LIVE_TIMEOUT)
+    assert tablet.url.endswith("/alerts"), "the list stays; only the row changes"
+    tablet.locator("#badge-alerts.empty").wait_for(state="attached", timeout=LIVE_TIMEOUT)
+    db.session.refresh(alert)
+    assert alert.acknowledged_by_id == operator.id
