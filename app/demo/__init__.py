@@ -26,7 +26,9 @@ DEMO_USERS = (
     ("quality", roles.QUALITY, "Quinn Quality", (), ()),
     ("viewer", roles.VIEWER, "Vic Viewer", (), ()),
     ("operator1", roles.OPERATOR, "Olga Operator", ("L1",), ()),
-    ("operator2", roles.OPERATOR, "Omar Operator", (), ("WLD-01", "WLD-02", "STP-01")),
+    # Every demo machine has an operator, so whatever overheats, someone at it is told.
+    ("operator2", roles.OPERATOR, "Omar Operator", ("L2", "L3"),
+     ("LKT-01", "AGV-01", "AGV-02")),
 )
 
 demo_cli = AppGroup("demo", help="The demo plant.")
