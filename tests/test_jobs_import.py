@@ -27,3 +27,32 @@ def test_the_cron_schedule_loads_like_rq_cron_loads_it():
                              "import runpy; runpy.run_path('app/jobs/schedule.py')"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_warm_worker_imports_every_job_module():
+    from app.jobs.worker import JOB_MODULES as WARMED
+
+    assert set(WARMED) == set(JOB_MODULES) - {"queue", "worker"}
+
+
+@pytest.mark.live
+def test_the_procfile_worker_runs_a_job_in_a_forked_horse(app):
+    """The Procfile's worker class, started as `rq worker` would start it, runs a real job."""
+    import os
+
+    from redis import Redis
+    from rq import Queue
+
+    redis_url = app.config["REDIS_URL"]
+    queue = Queue("floorline-worker-test", connection=Redis.from_url(redis_url))
+    job = queue.enqueue("app.jobs.housekeeping.prune_login_attempts")
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--worker-class",
+         "app.jobs.worker.WarmWorker", "--url", redis_url, queue.name],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    job.refresh()
+    assert job.is_finished, result.stderr[-2000:]
+    assert job.return_value() == 0
