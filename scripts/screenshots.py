@@ -148,6 +148,21 @@ class Shooter:
         else:
             self.problems.append("no type link on /machines/types")
         self.shoot(page, "lines", "/machines/lines")
+        self.shoot(page, "alerts", "/alerts")
+        alert = self.first_link(page, r".*/alerts/\d+")
+        if alert:
+            self.shoot(page, "alert", alert)
+        self.shoot(page, "alert-rules", "/alerts/rules")
+        self.shoot(page, "alert-rule-new", "/alerts/rules/new")
+        self.shoot(page, "andon", "/andon")
+        self.shoot(page, "andon-ladder", "/andon/escalation")
+        self.shoot(page, "tasks", "/tasks/")
+        self.shoot(page, "tasks-board", "/tasks/?view=board")
+        task = self.first_link(page, r".*/tasks/\d+")
+        if task:
+            self.shoot(page, "task", task)
+        self.shoot(page, "plans", "/tasks/plans")
+        self.shoot(page, "notifications", "/notifications/")
         self.shoot(page, "profile", "/profile")
         self.shoot(page, "not-found", "/no-such-page", expect=404)
         context.close()
@@ -160,6 +175,11 @@ class Shooter:
         context, page = self.context(viewport, "operator1")
         self.shoot(page, "home-operator", "/")
         self.shoot(page, "machines-operator", "/machines/")
+        self.shoot(page, "alerts-operator", "/alerts")
+        self.shoot(page, "tasks-mine", "/tasks/mine")
+        machine = self.first_link(page, r".*/machines/\d+")
+        if machine:
+            self.shoot(page, "andon-machine", "/andon/machine/" + machine.rstrip("/").split("/")[-1])
         context.close()
 
 
