@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 from scripts import services as throwaway  # noqa: E402
 
 CHOSEN = {}
+# Chromium and page fixtures for the browser tests.
+pytest_plugins = ["tests.browser_support"]
 
 
 def _pg_test_url(url):

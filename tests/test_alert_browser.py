@@ -1,50 +1,19 @@
 """Alerts in headless Chromium on a tablet: an operator's open alert list gets a new alert
 live at its top, the operator acknowledges it with one tap, and the badge counts down."""
 
-import os
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TABLET = {"width": 768, "height": 1024}
-TAP = 44
-LIVE_TIMEOUT = 5_000  # ms
+from tests.browser_support import LIVE_TIMEOUT, TAP, log_in, require_chromium
 
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
-
+require_chromium()
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def tablet(chromium, live_server):
-    context = chromium.new_context(base_url=live_server, viewport=TABLET)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page, username):
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+def tablet(open_page):
+    return open_page()
 
 
 def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_user, make_line,

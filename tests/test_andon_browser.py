@@ -2,59 +2,12 @@
 a manager's plant page shows the banner live, the manager acknowledges, and the banner goes
 away on the operator's tablet without a reload."""
 
-import os
-
 import pytest
-from conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TABLET = {"width": 768, "height": 1024}
-TAP = 44
-LIVE_TIMEOUT = 5_000  # ms
+from tests.browser_support import LIVE_TIMEOUT, TAP, log_in, require_chromium, wait_live
 
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
-
+require_chromium()
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def open_page(chromium, live_server):
-    contexts = []
-
-    def open_(viewport=TABLET):
-        context = chromium.new_context(base_url=live_server, viewport=viewport)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-    yield open_
-    for context in contexts:
-        context.close()
-
-
-def log_in(page, username):
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def wait_live(page):
-    """The socket is subscribed once the dot in the top bar is green."""
-    page.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
 
 
 def test_operator_calls_for_help_and_the_manager_sees_it_live(open_page, make_user, make_line,

@@ -5,56 +5,15 @@ login form and checks what a tablet at 768 px shows: the right machines, touch-s
 controls, and rows that change live over the websocket.
 """
 
-import os
 import re
 
 import pytest
-from conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TABLET = {"width": 768, "height": 1024}
-TAP = 44  # px: the smallest control a gloved finger hits reliably
-LIVE_TIMEOUT = 5_000  # ms
+from tests.browser_support import LIVE_TIMEOUT, TABLET, TAP, log_in, require_chromium
+from tests.helpers import PASSWORD
 
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
-
+require_chromium()
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def open_page(chromium, live_server):
-    """`open_page()` → a page in a fresh context (own cookies) on the live server."""
-    contexts = []
-
-    def open_(viewport=TABLET):
-        context = chromium.new_context(base_url=live_server, viewport=viewport)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-    yield open_
-    for context in contexts:
-        context.close()
-
-
-def log_in(page, username, password=PASSWORD):
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
 
 
 def height(locator):

@@ -1,28 +1,14 @@
 """The /ws socket over a real HTTP server and real Redis pub/sub."""
 
-import re
 
 import pytest
-import requests
 from simple_websocket import Client, ConnectionClosed
 
 from app.blueprints.machines import services
 from app.extensions import db
-from tests.helpers import PASSWORD
+from tests.helpers import session_cookie as _session_cookie
 
 pytestmark = pytest.mark.live
-
-
-def _session_cookie(base_url, username):
-    """Log in through the real login form and return the Cookie header."""
-    http = requests.Session()
-    page = http.get(f"{base_url}/login", timeout=5).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = http.post(f"{base_url}/login", data={
-        "username": username, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False, timeout=5)
-    assert response.status_code == 302
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
 
 def _ws_url(base_url):

@@ -1,42 +1,15 @@
 """On a tablet: an operator starts and finishes a task with one tap each on "My tasks", and
 a manager's open board follows without a reload."""
 
-import os
-import re
 
 import pytest
 
 from app.blueprints.tasks import services
 from app.extensions import db
-from tests.helpers import PASSWORD
+from tests.browser_support import LIVE_TIMEOUT, TAP, log_in, require_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TAP = 44
-LIVE_TIMEOUT = 5_000  # ms
-
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
+require_chromium()
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-def log_in(page, username):
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_one_tap_status_on_a_tablet_and_the_board_follows(chromium, live_server, make_user,
