@@ -1,16 +1,19 @@
 """Maintenance meters counted from telemetry: running hours and parts, per plan.
 
 Runs inside the ingest transaction once per batch: one query loads the active metered plans
-of the batch's machines, their counters move in memory, the flush writes them together.
+of the batch's machines, their counters move in memory, and one set-based UPDATE writes
+them all (on PostgreSQL; the ORM's flush would send one UPDATE per plan, i.e. per machine).
 """
 
+import json
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.blueprints.machines.reactions import on_readings
 from app.extensions import db
-from app.models_base import as_utc
+from app.models_base import as_utc, utcnow
 
 from .models import MaintenancePlan
 from .plans import counter_metric, make_due_tasks, meters, running_metric
@@ -34,10 +37,40 @@ def count_meters(observations, now):
         advance(plan, observation)
         if _reached(plan, now) > was:
             crossed.append(plan.id)
+    _write_meters(plans)
     if crossed:
         # Do not wait for the next scheduled run: the limit was crossed just now.
         db.session.flush()
         make_due_tasks(now, plan_ids=crossed)
+
+
+# The columns advance() changes, written for every plan of the batch in one statement.
+METER_COLUMNS = {"running_seconds": "float8", "parts": "int", "last_counter": "float8",
+                 "last_running": "boolean", "last_reading_at": "timestamptz"}
+
+
+def _write_meters(plans):
+    """One UPDATE for all plans; the ORM then sees them as clean, so its flush does not
+    write them again row by row. Other databases (the SQLite demo) leave it to the flush."""
+    if not plans or db.session.get_bind().dialect.name != "postgresql":
+        return
+    stamp = utcnow()
+    rows = [{"id": plan.id, **{key: getattr(plan, key) for key in METER_COLUMNS}}
+            for plan in plans]
+    for row in rows:
+        if row["last_reading_at"] is not None:
+            row["last_reading_at"] = row["last_reading_at"].isoformat()
+    sets = ", ".join(f"{key} = r.{key}" for key in METER_COLUMNS)
+    columns = ", ".join(f"{key} {kind}" for key, kind in METER_COLUMNS.items())
+    with db.session.no_autoflush:  # an autoflush would write the plans one by one first
+        db.session.execute(text(
+            f"UPDATE maintenance_plans AS p SET {sets}, updated_at = :stamp "
+            f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id int, {columns}) "
+            "WHERE p.id = r.id"), {"rows": json.dumps(rows), "stamp": stamp})
+    for plan in plans:
+        for key in METER_COLUMNS:
+            set_committed_value(plan, key, getattr(plan, key))
+        set_committed_value(plan, "updated_at", stamp)
 
 
 def _reached(plan, now):
