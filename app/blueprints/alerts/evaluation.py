@@ -134,12 +134,15 @@ def evaluate_readings(observations, now):
     if not work:
         return
     batch = Batch(o.machine.id for o, _ in work)
+    metrics = {}
     for observation, rules in work:
-        _evaluate_machine(observation, rules, batch)
+        _evaluate_machine(observation, rules, batch, metrics)
     batch.finish()
 
 
-def _evaluate_machine(observation, rules, batch):
+def _evaluate_machine(observation, rules, batch, metrics):
+    """`metrics` maps (rule, machine type) to the rule's metric for the whole batch: looked
+    up per machine it was most of the evaluation's cost (bench/reactions.py)."""
     machine, late_before = observation.machine, observation.previous_ts
     for snap in rules:
         if snap.kind == "offline":
@@ -147,7 +150,10 @@ def _evaluate_machine(observation, rules, batch):
             if alert is not None and alert.state == "active":
                 clear_alert(alert, observation.readings[-1][0], batch)
             continue
-        metric = metric_for(snap, machine.machine_type)
+        key = (snap.id, machine.machine_type_id)
+        if key not in metrics:
+            metrics[key] = metric_for(snap, machine.machine_type)
+        metric = metrics[key]
         if metric is None:
             continue
         # Oldest first, stored and unchanged alike: a reading without the metric says
