@@ -3,6 +3,7 @@
 from sqlalchemy import text
 
 from app.blueprints.machines.models import JSONValue
+from app.blueprints.production import models as _production_models  # noqa: F401  (Downtime)
 from app.extensions import db
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
