@@ -251,12 +251,12 @@ def save_photo(file_storage):
     name; returns (stored name, content type). Raises ValidationFailed({"photo": ...})."""
     from app.blueprints.logbook import attachments as checks
 
-    original = checks._clean_name(file_storage.filename)
+    original = checks.clean_name(file_storage.filename)
     if checks.extension_of(original) not in checks.IMAGE_EXTENSIONS:
         raise ValidationFailed({"photo": f"“{original}” is not a photo: use "
                                          + ", ".join(checks.IMAGE_EXTENSIONS) + " files."})
     directory = photo_dir()
-    temp = checks._receive(file_storage, directory, current_app.config["UPLOAD_MAX_BYTES"],
+    temp = checks.receive_file(file_storage, directory, current_app.config["UPLOAD_MAX_BYTES"],
                            original)
     thumb = None
     try:
@@ -265,8 +265,8 @@ def save_photo(file_storage):
         sniffed = checks.sniff(head)
         if sniffed is None or sniffed.kind != "image":
             raise ValidationFailed({"photo": f"“{original}” is not a photo (its content is "
-                                             f"{checks._describe(head)})."})
-        thumb = checks._verify_image_and_thumbnail(temp, sniffed, original, directory)
+                                             f"{checks.describe_content(head)})."})
+        thumb = checks.verify_image_and_thumbnail(temp, sniffed, original, directory)
         name = f"{secrets.token_hex(16)}.{sniffed.extension}"
         os.replace(temp, directory / name)
     finally:

@@ -81,7 +81,7 @@ def sniff(head):
     return None
 
 
-def _describe(head):
+def describe_content(head):
     """A plain word for what a refused file looks like, for the message."""
     if head.startswith(b"\x7fELF") or head.startswith(b"MZ"):
         return "a program"
@@ -115,7 +115,7 @@ def extension_of(filename):
     return ext.lower() if dot else ""
 
 
-def _clean_name(filename):
+def clean_name(filename):
     """The original name for showing and for Content-Disposition: no paths, bounded."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     name = "".join(c for c in name if c.isprintable())
@@ -150,7 +150,7 @@ def save_upload(issue, file_storage, user, remedy=None):
     if file_storage is None or not (file_storage.filename or "").strip():
         raise ValidationFailed({FIELD: "Choose a photo or video to upload."})
     max_bytes, max_per_issue = _limits()
-    original = _clean_name(file_storage.filename)
+    original = clean_name(file_storage.filename)
     ext = extension_of(original)
     if ext not in ALLOWED_EXTENSIONS:
         raise ValidationFailed({FIELD: f"“{original}” is not a photo or video: use "
@@ -158,7 +158,7 @@ def save_upload(issue, file_storage, user, remedy=None):
     _check_room(issue, max_per_issue)
 
     directory = upload_dir()
-    temp_path = _receive(file_storage, directory, max_bytes, original)
+    temp_path = receive_file(file_storage, directory, max_bytes, original)
     thumb_temp = None
     try:
         size = temp_path.stat().st_size
@@ -166,7 +166,7 @@ def save_upload(issue, file_storage, user, remedy=None):
             head = fh.read(32)
         sniffed = sniff(head)
         if sniffed is None:
-            raise ValidationFailed({FIELD: f"“{original}” is {_describe(head)}, not a photo "
+            raise ValidationFailed({FIELD: f"“{original}” is {describe_content(head)}, not a photo "
                                            "or video. Use JPEG, PNG or GIF photos and MP4, "
                                            "MOV or AVI videos."})
         wanted_kind = "image" if ext in IMAGE_EXTENSIONS else "video"
@@ -176,7 +176,7 @@ def save_upload(issue, file_storage, user, remedy=None):
                                            f"({sniffed.extension.upper()}). Rename it or "
                                            "choose another file."})
         if sniffed.kind == "image":
-            thumb_temp = _verify_image_and_thumbnail(temp_path, sniffed, original, directory)
+            thumb_temp = verify_image_and_thumbnail(temp_path, sniffed, original, directory)
         token = secrets.token_hex(16)
         stored_name = f"{token}.{sniffed.extension}"
         thumbnail_name = f"{token}-thumb.jpg" if thumb_temp else None
@@ -228,7 +228,7 @@ def _check_room(issue, max_per_issue):
                                        f"the most allowed ({max_per_issue}). Delete one first."})
 
 
-def _receive(file_storage, directory, max_bytes, original):
+def receive_file(file_storage, directory, max_bytes, original):
     """Copy the upload to a temporary file, measuring as it goes (headers can lie)."""
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
     path = Path(name)
@@ -255,7 +255,7 @@ def _receive(file_storage, directory, max_bytes, original):
     return path
 
 
-def _verify_image_and_thumbnail(path, sniffed, original, directory):
+def verify_image_and_thumbnail(path, sniffed, original, directory):
     """Decode the picture with Pillow (a damaged or disguised file fails here) and write a
     ≤ 320 px JPEG thumbnail to a temporary file; returns its path."""
     refused = ValidationFailed({FIELD: f"“{original}” could not be read as a "
