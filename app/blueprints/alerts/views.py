@@ -17,6 +17,7 @@ from .access import (
     can_acknowledge,
     can_close,
     can_comment,
+    can_see_alert,
     load_alert,
     load_rule,
 )
@@ -78,6 +79,7 @@ def _act(alert, action, done_message):
 
 
 bp.add_app_template_global(can_acknowledge, "can_acknowledge_alert")
+bp.add_app_template_global(can_see_alert, "can_see_alert")
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")

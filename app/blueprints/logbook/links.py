@@ -55,14 +55,25 @@ def check_link(user, machine, source, ref):
     return obj, None
 
 
-def came_from(issue):
-    """{"label": "Task #7", "url": … or None} for an issue that came from a linked object."""
+def came_from(issue, viewer):
+    """{"label": "Task #7", "url": … or None} for an issue that came from a linked object;
+    no url when `viewer` may not open it (alerts are for managers and the machine's
+    operators only: a maintenance lead reading the issue would get a 403)."""
     if issue.source not in LINKABLE or not (issue.source_ref or "").isdigit():
         return None
     label = f"{LABELS[issue.source]} #{issue.source_ref}"
     endpoint, arg = ENDPOINTS[issue.source]
+    linked = find_linked(issue.source, issue.source_ref)
     url = None
-    if endpoint in current_app.view_functions and find_linked(issue.source,
-                                                               issue.source_ref):
+    if endpoint in current_app.view_functions and linked is not None \
+            and _may_open(viewer, issue.source, linked):
         url = url_for(endpoint, **{arg: int(issue.source_ref)})
     return {"label": label, "url": url}
+
+
+def _may_open(viewer, source, linked):
+    if source == "alert":
+        from app.blueprints.alerts.access import can_see_alert
+
+        return can_see_alert(viewer, linked)
+    return machine_services.can_see_machine(viewer, linked.machine)

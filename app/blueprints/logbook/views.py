@@ -266,7 +266,8 @@ def _task_links(issue):
     user may make one."""
     from app.blueprints.tasks.services import tasks_of_issue
 
-    return {"came_from": links.came_from(issue), "issue_tasks": tasks_of_issue(issue),
+    return {"came_from": links.came_from(issue, current_user),
+            "issue_tasks": tasks_of_issue(issue),
             "may_make_task": current_user.role in WORKERS and issue.status != "closed",
             "task_form": StatusForm()}
 
