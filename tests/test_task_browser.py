@@ -37,9 +37,16 @@ def test_one_tap_status_on_a_tablet_and_the_board_follows(chromium, live_server,
             f"document.querySelector('#task-{task.id}').innerText.includes('In progress')",
             timeout=LIVE_TIMEOUT)
         assert tablet.url.endswith("/tasks/mine")           # the card swapped, no reload
-        desk.wait_for_function(
-            f"document.querySelector('#task-{task.id}').innerText.includes('In progress')",
-            timeout=LIVE_TIMEOUT)
+        # The manager's board moves the card to its new column without a reload.
+        desk.wait_for_selector(f"section[aria-labelledby=col-in_progress] #task-{task.id}",
+                               timeout=LIVE_TIMEOUT)
+        assert desk.locator(f"section[aria-labelledby=col-not_started] #task-{task.id}") \
+            .count() == 0
+        # A task made elsewhere arrives on the open board.
+        fresh = services.create_task(machine, "Check the coolant", assignees=[manager])
+        db.session.commit()
+        desk.wait_for_selector(f"section[aria-labelledby=col-not_started] #task-{fresh.id}",
+                               timeout=LIVE_TIMEOUT)
         card.get_by_role("button", name="Finish").click()
         tablet.wait_for_function(
             f"document.querySelector('#task-{task.id}').innerText.includes('Finished')",

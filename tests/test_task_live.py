@@ -86,3 +86,25 @@ def test_a_reconnecting_list_gets_the_cards_changed_while_away(live_server, make
     finally:
         ws.close()
     assert card is not None and "Refill the oil" in card
+
+
+def test_an_open_board_redraws_itself_for_visible_changes_only(live_server, make_user,
+                                                              make_line, make_machine):
+    """A board cannot move a card between columns by swapping it in place: it is told to
+    fetch itself again (with its own filters); a task it may not show tells it nothing."""
+    operator = make_user("operator")
+    mine = make_machine(code="LIVE-T5", line=make_line(operators=[operator]))
+    elsewhere = make_machine(code="LIVE-T6")
+    ws, _hello = open_socket(live_server, operator.username, "?resync=tasks:board")
+    try:
+        services.create_task(elsewhere, "Not on my board")
+        db.session.commit()
+        leaked = receive_until(ws, 'id="task-board-refresh"', timeout=1)
+        services.create_task(mine, "On my board", assignees=[operator])
+        db.session.commit()
+        refresh = receive_until(ws, 'id="task-board-refresh"')
+    finally:
+        ws.close()
+    assert leaked is None
+    assert refresh is not None and 'hx-trigger="load"' in refresh
+    assert 'hx-include="#task-filters"' in refresh and 'hx-swap-oob="true"' in refresh

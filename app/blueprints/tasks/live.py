@@ -24,22 +24,34 @@ def _task_page(task, user):
                            viewer=user, may_change=services.can_change_status(user, task))
 
 
+def _board_refresh():
+    return render_template("tasks/_board_refresh.html")
+
+
 @live_renderer("task.changed")
 def task_fragments(message, user, page):
     task_id = message.get("id")
-    if page not in ("tasks", f"task:{task_id}"):
+    if page not in ("tasks", "tasks:board", f"task:{task_id}"):
         return None
     task = db.session.get(Task, task_id)
     if task is None or not services.can_see_task(user, task):
         return None
+    if page == "tasks:board":
+        # A card may have to change column or arrive new: the board redraws itself.
+        return _board_refresh()
     return _card(task, user) if page == "tasks" else _task_page(task, user)
 
 
 @live_resync("tasks")
-def resync_cards(user, _arg, since):
-    """Cards changed while the list's socket was away (nothing on a first connect)."""
+def resync_cards(user, arg, since):
+    """Cards changed while the list's socket was away (nothing on a first connect); a
+    board that missed changes redraws itself."""
     if since is None:
         return ""
+    if arg == "board":
+        changed = db.session.scalar(services.visible_tasks(user).where(
+            Task.updated_at > as_utc(since)).limit(1))
+        return _board_refresh() if changed is not None else ""
     tasks = db.session.scalars(services.visible_tasks(user).where(Task.updated_at > as_utc(since))
                                .order_by(Task.updated_at.desc()).limit(RESYNC_LIMIT)).all()
     return "".join(_card(task, user) for task in tasks)
