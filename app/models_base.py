@@ -23,6 +23,9 @@ class UTCDateTime(TypeDecorator):
             value = value.replace(tzinfo=UTC)
         return value
 
+# One priority scale for issues, andon calls and tasks, so they sort and read alike.
+PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical"))
+
 
 def as_utc(value):
     """A naive datetime read as UTC (SQLite, devices without a zone); aware ones as they are."""
@@ -37,3 +40,17 @@ class TimestampMixin:
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime(), nullable=False, default=utcnow,
                            onupdate=utcnow)
+
+
+class ChoiceLabel:
+    """`status_label = ChoiceLabel("status", STATUSES)`: the words for a coded column (the
+    code itself when a row holds one the list no longer has)."""
+
+    def __init__(self, attribute, choices):
+        self.attribute, self.labels = attribute, dict(choices)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = getattr(obj, self.attribute)
+        return self.labels.get(value, value)

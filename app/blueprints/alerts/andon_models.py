@@ -5,12 +5,11 @@ from sqlalchemy import text
 from app.blueprints.machines.models import JSONValue
 from app.blueprints.production import models as _production_models  # noqa: F401  (Downtime)
 from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime, utcnow
+from app.models_base import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 ANDON_KINDS = (("stoppage", "Stoppage"), ("quality", "Quality"), ("material", "Material"),
                ("maintenance", "Maintenance"), ("safety", "Safety"))
-ANDON_PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"),
-                    ("critical", "Critical"))
+ANDON_PRIORITIES = PRIORITIES
 ANDON_STATUSES = (("open", "Open"), ("acknowledged", "Acknowledged"),
                   ("resolved", "Resolved"))
 # An escalation level fires when a call is still unacknowledged (or unresolved) this long.
@@ -70,17 +69,11 @@ class AndonCall(TimestampMixin, db.Model):
                  sqlite_where=text("resolved_at IS NULL")),
     )
 
-    @property
-    def kind_label(self):
-        return dict(ANDON_KINDS).get(self.kind, self.kind)
+    kind_label = ChoiceLabel("kind", ANDON_KINDS)
 
-    @property
-    def priority_label(self):
-        return dict(ANDON_PRIORITIES).get(self.priority, self.priority)
+    priority_label = ChoiceLabel("priority", ANDON_PRIORITIES)
 
-    @property
-    def status_label(self):
-        return dict(ANDON_STATUSES).get(self.status, self.status)
+    status_label = ChoiceLabel("status", ANDON_STATUSES)
 
     @property
     def is_active(self):

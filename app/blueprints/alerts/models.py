@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from app.blueprints.machines.models import JSONValue
 from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime, utcnow
+from app.models_base import ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 # threshold: a metric compared with a value; battery: the battery metric below a level;
 # sensor_fault: a boolean fault flag is true; offline: no reading for N poll intervals.
@@ -44,13 +44,9 @@ class AlertRule(TimestampMixin, db.Model):
     created_by_id = db.Column(db.ForeignKey("users.id"))
     created_by = db.relationship("User")
 
-    @property
-    def kind_label(self):
-        return dict(RULE_KINDS).get(self.kind, self.kind)
+    kind_label = ChoiceLabel("kind", RULE_KINDS)
 
-    @property
-    def severity_label(self):
-        return dict(SEVERITIES).get(self.severity, self.severity)
+    severity_label = ChoiceLabel("severity", SEVERITIES)
 
 
 class AlertCondition(db.Model):
@@ -102,13 +98,9 @@ class Alert(TimestampMixin, db.Model):
     def is_open(self):
         return self.closed_at is None
 
-    @property
-    def severity_label(self):
-        return dict(SEVERITIES).get(self.severity, self.severity)
+    severity_label = ChoiceLabel("severity", SEVERITIES)
 
-    @property
-    def state_label(self):
-        return dict(ALERT_STATES).get(self.state, self.state)
+    state_label = ChoiceLabel("state", ALERT_STATES)
 
 
 class AlertEvent(db.Model):

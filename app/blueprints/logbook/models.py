@@ -2,14 +2,12 @@
 
 from app.blueprints.machines.models import JSONValue
 from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime, utcnow
+from app.models_base import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 CATEGORIES = (("mechanical", "Mechanical"), ("electrical", "Electrical"),
               ("hydraulic", "Hydraulic"), ("pneumatic", "Pneumatic"), ("alarm", "Alarm"),
               ("software", "Software"), ("tooling", "Tooling"), ("quality", "Quality"),
               ("other", "Other"))
-PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"),
-              ("critical", "Critical"))
 STATUSES = (("open", "Open"), ("in_progress", "In progress"), ("on_hold", "On hold"),
             ("resolved", "Resolved"), ("closed", "Closed"))
 # Allowed status changes; anything else is refused with a message.
@@ -61,17 +59,11 @@ class Issue(TimestampMixin, db.Model):
     events = db.relationship("IssueEvent", back_populates="issue", cascade="all, delete-orphan",
                              order_by="IssueEvent.id")
 
-    @property
-    def status_label(self):
-        return dict(STATUSES).get(self.status, self.status)
+    status_label = ChoiceLabel("status", STATUSES)
 
-    @property
-    def category_label(self):
-        return dict(CATEGORIES).get(self.category, self.category)
+    category_label = ChoiceLabel("category", CATEGORIES)
 
-    @property
-    def priority_label(self):
-        return dict(PRIORITIES).get(self.priority, self.priority)
+    priority_label = ChoiceLabel("priority", PRIORITIES)
 
     @property
     def is_open(self):

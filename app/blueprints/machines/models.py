@@ -1,7 +1,7 @@
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime
+from app.models_base import ChoiceLabel, TimestampMixin, UTCDateTime
 
 METRIC_KINDS = ("number", "boolean", "text")
 # Metrics with a meaning the rest of Floorline relies on (battery alerts, part counts, run time).
@@ -145,9 +145,7 @@ class Machine(TimestampMixin, db.Model):
                                 order_by="User.username")
     state = db.relationship("MachineState", uselist=False, back_populates="machine")
 
-    @property
-    def status_label(self):
-        return dict(MACHINE_STATUSES).get(self.status, self.status)
+    status_label = ChoiceLabel("status", MACHINE_STATUSES)
 
     def __str__(self):
         return f"{self.code} {self.name}"

@@ -1,7 +1,7 @@
 """What concerns one person: new alerts, escalations, tasks assigned or moved."""
 
 from app.extensions import db
-from app.models_base import UTCDateTime, utcnow
+from app.models_base import ChoiceLabel, UTCDateTime, utcnow
 
 NOTIFICATION_KINDS = (("alert", "New alert"), ("escalation", "Escalation"),
                       ("andon", "Andon call"), ("task_assigned", "Task assigned"),
@@ -23,6 +23,4 @@ class Notification(db.Model):
     __table_args__ = (db.Index("ix_notifications_user_unread", "user_id", "read_at",
                                "created_at"),)
 
-    @property
-    def kind_label(self):
-        return dict(NOTIFICATION_KINDS).get(self.kind, self.kind)
+    kind_label = ChoiceLabel("kind", NOTIFICATION_KINDS)

@@ -1,12 +1,11 @@
 """Maintenance tasks, the plans that make them, and every status change with who and when."""
 
 from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime, utcnow
+from app.models_base import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 TASK_SOURCES = (("manual", "By hand"), ("rule", "Alert rule"), ("alert", "Alert"),
                 ("plan", "Maintenance plan"), ("issue", "Logbook issue"))
-TASK_PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"),
-                   ("critical", "Critical"))
+TASK_PRIORITIES = PRIORITIES
 TASK_STATUSES = (("not_started", "Not started"), ("in_progress", "In progress"),
                  ("finished", "Finished"))
 # Allowed status changes; anything else is refused with a message.
@@ -82,17 +81,11 @@ class Task(TimestampMixin, db.Model):
     events = db.relationship("TaskEvent", back_populates="task", cascade="all, delete-orphan",
                              order_by="TaskEvent.id")
 
-    @property
-    def status_label(self):
-        return dict(TASK_STATUSES).get(self.status, self.status)
+    status_label = ChoiceLabel("status", TASK_STATUSES)
 
-    @property
-    def priority_label(self):
-        return dict(TASK_PRIORITIES).get(self.priority, self.priority)
+    priority_label = ChoiceLabel("priority", TASK_PRIORITIES)
 
-    @property
-    def source_label(self):
-        return dict(TASK_SOURCES).get(self.source, self.source)
+    source_label = ChoiceLabel("source", TASK_SOURCES)
 
     @property
     def is_open(self):
