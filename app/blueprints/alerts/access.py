@@ -1,9 +1,8 @@
 """Who may see alerts and rules, and who may do what with an alert."""
 
-from flask import abort
-from flask_login import current_user
 
 from app.blueprints.auth import roles
+from app.blueprints.auth.access import get_or_403
 from app.blueprints.machines import services as machine_services
 from app.extensions import db
 
@@ -35,10 +34,7 @@ def can_close(user, alert):
 
 def load_alert(alert_id):
     """The alert, or 404; 403 when the user may not see it."""
-    alert = db.get_or_404(Alert, alert_id)
-    if not can_see_alert(current_user, alert):
-        abort(403)
-    return alert
+    return get_or_403(Alert, alert_id, can_see_alert)
 
 
 def load_rule(rule_id):

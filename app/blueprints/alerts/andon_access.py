@@ -16,11 +16,10 @@ Operators and viewers are not answerers by default: the person who raised a call
 not silence it before help arrives.
 """
 
-from flask import abort
-from flask_login import current_user
 from sqlalchemy import or_, select
 
 from app.blueprints.auth import roles
+from app.blueprints.auth.access import get_or_403
 from app.blueprints.machines import services as machine_services
 from app.extensions import db
 
@@ -41,10 +40,7 @@ def can_see_call(user, call):
 
 def load_call(call_id):
     """The call, or 404; 403 when its machine is not one the user may see."""
-    call = db.get_or_404(AndonCall, call_id)
-    if not can_see_call(current_user, call):
-        abort(403)
-    return call
+    return get_or_403(AndonCall, call_id, can_see_call)
 
 
 def escalated_roles(call):

@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import roles
-from app.blueprints.auth.access import managers_only, roles_required
+from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
 from app.errors import Forbidden, ValidationFailed
@@ -72,10 +72,7 @@ def _machine_screen(machine, form, status=200, duplicate=None):
 
 
 def _raisable_machine(machine_id):
-    machine = db.get_or_404(Machine, machine_id)
-    if not can_raise(current_user, machine):
-        abort(403)
-    return machine
+    return get_or_403(Machine, machine_id, can_raise)
 
 
 @bp.get("/andon/machine/<int:machine_id>")

@@ -23,6 +23,17 @@ def roles_required(*allowed):
     return decorator
 
 
+def get_or_403(model, ident, may_see):
+    """The row, or 404; 403 when `may_see(current_user, row)` says the user may not see it.
+    Every domain's `load_*` goes through here so the order (exists, then allowed) is one."""
+    from app.extensions import db
+
+    row = db.get_or_404(model, ident)
+    if not may_see(current_user, row):
+        abort(403)
+    return row
+
+
 def managers_only(view):
     return roles_required(*roles.MANAGERS)(view)
 

@@ -1,11 +1,9 @@
 """Who may see and change logbook issues: the machine's visibility rules, plus roles."""
 
-from flask import abort
-from flask_login import current_user
 
 from app.blueprints.auth import roles
+from app.blueprints.auth.access import get_or_403
 from app.blueprints.machines import services as machine_services
-from app.extensions import db
 
 from .models import Issue
 
@@ -21,10 +19,7 @@ def can_see_issue(user, issue):
 
 def load_issue(issue_id):
     """The issue, or 404; 403 when its machine is not one the user may see."""
-    issue = db.get_or_404(Issue, issue_id)
-    if not can_see_issue(current_user, issue):
-        abort(403)
-    return issue
+    return get_or_403(Issue, issue_id, can_see_issue)
 
 
 def can_work_on(user, issue):

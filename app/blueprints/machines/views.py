@@ -1,8 +1,8 @@
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import roles
-from app.blueprints.auth.access import managers_only, roles_required
+from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.extensions import db
 from app.forms import ConfirmForm, form_status, save_form
@@ -16,10 +16,7 @@ NONE_CHOICE = [(0, "— none —")]
 
 
 def load_machine(machine_id):
-    machine = db.get_or_404(Machine, machine_id)
-    if not services.can_see_machine(current_user, machine):
-        abort(403)
-    return machine
+    return get_or_403(Machine, machine_id, services.can_see_machine)
 
 
 def _int_arg(name):

@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import roles
-from app.blueprints.auth.access import roles_required
+from app.blueprints.auth.access import get_or_403, roles_required
 from app.blueprints.auth.models import User
 from app.blueprints.logbook.access import WORKERS, load_issue
 from app.blueprints.machines import services as machine_services
@@ -31,10 +31,7 @@ FILTER_NAMES = ("machine", "line", "assignee", "priority", "source", "status", "
 
 def load_task(task_id):
     """The task, or 404; 403 when its machine is not one the user may see."""
-    task = db.get_or_404(Task, task_id)
-    if not services.can_see_task(current_user, task):
-        abort(403)
-    return task
+    return get_or_403(Task, task_id, services.can_see_task)
 
 
 def status_actions(task):
