@@ -4,7 +4,7 @@ A domain registers a counter; whoever changes a count publishes `badges.changed`
 commit, and each affected user's open pages get the new number as an out-of-band swap.
 """
 
-from flask import render_template
+from flask import g, has_request_context, render_template
 
 from app.realtime import live_global, live_renderer, publish_after_commit
 
@@ -20,7 +20,14 @@ def badge_counter(name):
 
 
 def badge_counts(user):
-    return {name: fn(user) for name, fn in COUNTERS.items()}
+    """Every badge's count for `user`, counted once per request (the layout and a page
+    body may both show them)."""
+    if not has_request_context():
+        return {name: fn(user) for name, fn in COUNTERS.items()}
+    cache = g.setdefault("badge_counts", {})
+    if user.id not in cache:
+        cache[user.id] = {name: fn(user) for name, fn in COUNTERS.items()}
+    return cache[user.id]
 
 
 def publish_badges(*names, user_ids=None):
