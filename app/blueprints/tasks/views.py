@@ -290,7 +290,6 @@ TEMPLATE_GLOBALS = {
         user or current_user, task),
     "task_actions": status_actions,
     "task_overdue": services.is_overdue,
-    "has_endpoint": lambda name: name in current_app.view_functions,
     "machine_open_tasks": services.open_tasks_of_machine,
     "machine_plans_of": _machine_plans,
     "plan_meters": plans.meters,
