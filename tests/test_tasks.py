@@ -568,3 +568,15 @@ def test_operator_home_offers_andon_my_tasks_and_reporting(logged_in, make_line,
     assert f'href="/andon/line/{line.id}"' in html      # one line: straight to its screen
     assert 'href="/tasks/mine">My tasks (1)</a>' in html
     assert 'href="/logbook/new"' in html
+
+
+def test_a_full_board_column_says_so_and_links_to_the_list(logged_in, make_machine):
+    browser, _ = logged_in("shift_manager")
+    machine = make_machine(code="FULL-1")
+    db.session.add_all([Task(machine=machine, title=f"Check {n}")
+                        for n in range(services.BOARD_LIMIT + 1)])
+    db.session.commit()
+    html = text_of(browser.get("/tasks/?view=board"))
+    assert f"({services.BOARD_LIMIT}+)" in html
+    assert f"Showing the first {services.BOARD_LIMIT}." in html
+    assert "/tasks/?view=list&amp;status=not_started" in html

@@ -330,6 +330,10 @@ def filter_tasks(user, filters, now=None):
     return stmt
 
 
+# A board column shows at most this many cards; the list view pages through the rest.
+BOARD_LIMIT = 100
+
+
 def board_columns(user, filters, now=None, recent_days=7):
     """Not started / In progress / Finished in the last week, each overdue first."""
     now = now or utcnow()
@@ -343,7 +347,7 @@ def board_columns(user, filters, now=None, recent_days=7):
             label = "Finished this week"
         else:
             stmt = _overdue_first(stmt, now)
-        columns.append((status, label, db.session.scalars(stmt.limit(100)).all()))
+        columns.append((status, label, db.session.scalars(stmt.limit(BOARD_LIMIT)).all()))
     return columns
 
 

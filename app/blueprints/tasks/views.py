@@ -290,6 +290,7 @@ TEMPLATE_GLOBALS = {
         user or current_user, task),
     "task_actions": status_actions,
     "task_overdue": services.is_overdue,
+    "board_limit": services.BOARD_LIMIT,
     "machine_open_tasks": services.open_tasks_of_machine,
     "machine_plans_of": _machine_plans,
     "plan_meters": plans.meters,
