@@ -139,3 +139,17 @@ def test_a_new_notification_reaches_my_open_centre_and_badge(live_server, make_u
     assert item is not None and 'hx-swap-oob="afterbegin:#notification-items"' in item
     assert "Not for me" not in item
     assert badge is not None and ">1</span>" in badge
+
+
+@pytest.mark.live
+def test_the_first_notification_replaces_the_empty_message_live(live_server, make_user):
+    me = make_user("maintenance")
+    ws, _hello = open_socket(live_server, me.username, "?resync=notifications")
+    try:
+        services.notify([me], "task_assigned", "Task for CNC-01: grease", "/tasks/")
+        db.session.commit()
+        item = receive_until(ws, "Task for CNC-01: grease")
+    finally:
+        ws.close()
+    assert item is not None
+    assert '<div id="notifications-empty" hx-swap-oob="delete"></div>' in item
