@@ -234,16 +234,10 @@ def resolve(user, call, note="", now=None):
 
 # --- photos --------------------------------------------------------------------------------
 
-def photo_dir():
-    path = Path(current_app.config["UPLOAD_DIR"]) / PHOTO_DIR
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def photo_path(name):
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ValueError(f"not a stored file name: {name!r}")
-    return photo_dir() / name
+    from app.blueprints.logbook.attachments import file_path
+
+    return file_path(name, PHOTO_DIR)
 
 
 def save_photo(file_storage):
@@ -255,7 +249,7 @@ def save_photo(file_storage):
     if checks.extension_of(original) not in checks.IMAGE_EXTENSIONS:
         raise ValidationFailed({"photo": f"“{original}” is not a photo: use "
                                          + ", ".join(checks.IMAGE_EXTENSIONS) + " files."})
-    directory = photo_dir()
+    directory = checks.upload_dir(PHOTO_DIR)
     temp = checks.receive_file(file_storage, directory, current_app.config["UPLOAD_MAX_BYTES"],
                            original)
     thumb = None

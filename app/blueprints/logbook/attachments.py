@@ -97,17 +97,18 @@ def describe_content(head):
     return "not a photo or video we can show"
 
 
-def upload_dir():
-    path = Path(current_app.config["UPLOAD_DIR"])
+def upload_dir(sub=""):
+    """The uploads folder, or one of its sub-folders (andon photos keep their own)."""
+    path = Path(current_app.config["UPLOAD_DIR"]) / sub
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def file_path(name):
+def file_path(name, sub=""):
     """Where a stored name lives; stored names are ours (hex), never a user's path."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"not a stored file name: {name!r}")
-    return upload_dir() / name
+    return upload_dir(sub) / name
 
 
 def extension_of(filename):
