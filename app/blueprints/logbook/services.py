@@ -16,6 +16,7 @@ from app.blueprints.production.models import Downtime
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.models_base import utcnow
+from app.workflow import check_transition, next_statuses
 
 from .access import REPORTERS, can_see_issue, can_work_on
 from .models import CATEGORIES, PRIORITIES, STATUSES, TRANSITIONS, Issue, IssueEvent, Remedy
@@ -143,8 +144,7 @@ def report_issue(user, machine, category, description, title=None, priority="med
 
 def allowed_statuses(issue):
     """The statuses an issue may move to next, in the workflow's order."""
-    nexts = TRANSITIONS.get(issue.status, set())
-    return [value for value, _label in STATUSES if value in nexts]
+    return next_statuses(STATUSES, TRANSITIONS, issue.status)
 
 
 def _require_worker(user, issue, what):
@@ -155,17 +155,8 @@ def _require_worker(user, issue, what):
 
 def change_status(user, issue, status, note=""):
     _require_worker(user, issue, "change an issue's status")
-    if status not in STATUS_LABELS:
-        raise ValidationFailed({"status": f"'{status}' is not a status. Use one of: "
-                                          + ", ".join(STATUS_LABELS.values()) + "."})
+    check_transition("issue", STATUSES, TRANSITIONS, issue.status, status)
     current = issue.status
-    if status == current:
-        raise ValidationFailed({"status": f"The issue is already {STATUS_LABELS[status]}."})
-    if status not in TRANSITIONS.get(current, set()):
-        nexts = ", ".join(STATUS_LABELS[s] for s in allowed_statuses(issue)) or "nothing"
-        raise ValidationFailed({"status": f"An issue that is {STATUS_LABELS[current]} cannot "
-                                          f"go straight to {STATUS_LABELS[status]}. From "
-                                          f"{STATUS_LABELS[current]} it can go to: {nexts}."})
     note = (note or "").strip()[:2000]
     now = utcnow()
     issue.status = status

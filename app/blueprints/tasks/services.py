@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
+from app import workflow
 from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
 from app.blueprints.machines import services as machine_services
@@ -161,24 +162,15 @@ def _changed(task, badge_user_ids=()):
 
 def next_statuses(task):
     """The statuses a task may move to next, in the workflow's order."""
-    return [s for s, _label in TASK_STATUSES if s in TASK_TRANSITIONS.get(task.status, ())]
+    return workflow.next_statuses(TASK_STATUSES, TASK_TRANSITIONS, task.status)
 
 
 def change_status(user, task, status, now=None):
     """Move the task one step; refuses jumps the workflow does not allow."""
     if not can_change_status(user, task):
         raise Forbidden("Only managers and the task's assignees change its status.")
-    if status not in STATUS_LABELS:
-        raise ValidationFailed({"status": f"'{status}' is not a status. Use one of: "
-                                + ", ".join(STATUS_LABELS.values()) + "."})
+    workflow.check_transition("task", TASK_STATUSES, TASK_TRANSITIONS, task.status, status)
     current = task.status
-    if status == current:
-        raise ValidationFailed({"status": f"The task is already {STATUS_LABELS[status]}."})
-    if status not in TASK_TRANSITIONS.get(current, ()):
-        nexts = ", ".join(STATUS_LABELS[s] for s in next_statuses(task)) or "nothing"
-        raise ValidationFailed({"status": f"A task that is {STATUS_LABELS[current]} cannot go "
-                                f"straight to {STATUS_LABELS[status]}. From "
-                                f"{STATUS_LABELS[current]} it can go to: {nexts}."})
     now = now or utcnow()
     task.status = status
     if status == "in_progress":
