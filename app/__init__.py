@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
 
+from . import errors
 from .extensions import csrf, db, login_manager, migrate, sock
 
 BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api", "logbook", "alerts", "tasks",
@@ -111,10 +112,17 @@ def _register_error_pages(app):
         return handler
 
     app.register_error_handler(403, page(403, "errors/403.html"))
+    app.register_error_handler(errors.Forbidden, _refused)
     app.register_error_handler(404, page(404, "errors/404.html"))
     app.register_error_handler(405, page(405, "errors/405.html"))
     app.register_error_handler(500, _server_error)
     app.register_error_handler(CSRFError, page(400, "errors/csrf.html"))
+
+
+def _refused(error):
+    """A service said the user may not do this: nothing it started is kept; the 403 page."""
+    db.session.rollback()
+    return render_template("errors/403.html", error=error), 403
 
 
 def _server_error(error):

@@ -293,3 +293,20 @@ def test_route_access(app, world, role, browser, make_user):
         if problem:
             problems.append(f"{method} {url} ({endpoint}) as {role or 'anonymous'}: {problem}")
     assert problems == [], "\n".join(problems)
+
+
+def test_a_service_refusal_is_a_403_page_and_keeps_nothing(app, make_machine):
+    """Services raise app.errors.Forbidden (views check first; this is the backstop); one
+    app-wide handler rolls the request's work back and answers with the 403 page."""
+    from app.blueprints.tasks.models import Task
+    from app.errors import Forbidden
+    from app.extensions import db
+
+    machine = make_machine()
+    with app.test_request_context("/tasks/"):
+        db.session.add(Task(machine=machine, title="Half made"))
+        db.session.flush()
+        response = app.make_response(app.handle_user_exception(Forbidden("not yours")))
+        assert response.status_code == 403
+        assert "You may not open this page" in response.get_data(as_text=True)
+        assert db.session.query(Task).filter_by(title="Half made").count() == 0

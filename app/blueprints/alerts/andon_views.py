@@ -10,7 +10,7 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import ConfirmForm, form_errors_to_fields, form_status
 from app.htmx import render_page
@@ -104,9 +104,6 @@ def andon_raise(machine_id):
             form.photo.errors = [*form.photo.errors, "Nothing was sent: choose the photo "
                                                      "again or send without one."]
         return _machine_screen(db.session.get(Machine, machine_id), form, 422)
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     flash(f"Help is called: {call.kind_label.lower()} on {machine.code} (call #{call.id}). "
           "The people on duty have been told.", "success")
@@ -178,9 +175,6 @@ def andon_acknowledge(call_id):
         db.session.rollback()
         flash(str(exc), "warning")
         return redirect(_back(_call_url(call)), 303)
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     flash(f"Call #{call.id} acknowledged: {call.machine.code} knows help is coming.", "success")
     return redirect(_back(_call_url(call)), 303)
@@ -201,9 +195,6 @@ def andon_resolve(call_id):
             db.session.rollback()
             flash(str(exc), "warning")
             return redirect(_call_url(call), 303)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         db.session.commit()
         flash(f"Call #{call.id} resolved.", "success")
         return redirect(_back(_call_url(call)), 303)

@@ -6,7 +6,7 @@ from flask_login import current_user
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine, MachineType
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import ConfirmForm, form_status, save_form
 from app.htmx import is_htmx, redirect_for_htmx, render_page
@@ -66,9 +66,6 @@ def _act(alert, action, done_message):
     """Run a service on the alert and commit; a refusal becomes a flash message."""
     try:
         action()
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     except ValidationFailed as exc:
         db.session.rollback()
         flash(" ".join(exc.errors.values()), "error")

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.htmx import dom_id, is_htmx, render_page
@@ -122,9 +122,6 @@ def upload_attachment(issue_id):
         db.session.rollback()  # also removes any file already stored for this request
         return _section(db.session.get(Issue, issue_id), 422,
                         error=exc.errors.get(services.FIELD) or str(exc))
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     names = ", ".join(a.original_name for a in saved)
     reading = any(a.kind == "image" for a in saved)
@@ -188,11 +185,7 @@ def delete_attachment(attachment_id):
     form = ConfirmForm()
     if form.validate_on_submit():
         name = attachment.original_name
-        try:
-            services.delete_attachment(current_user, attachment)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
+        services.delete_attachment(current_user, attachment)
         db.session.commit()
         return _done(issue, f"Deleted {name}.")
     what = "photo" if attachment.kind == "image" else "video"

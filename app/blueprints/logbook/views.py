@@ -23,7 +23,7 @@ from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import form_errors_to_fields, form_status
 from app.htmx import is_htmx, redirect_for_htmx, render_page
@@ -181,9 +181,6 @@ def _report(form, machine, **fields):
     except ValidationFailed as exc:
         _refile(form, exc.errors)
         return None
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     return issue
 
@@ -296,9 +293,6 @@ def change_status(issue_id):
             issue = load_issue(issue_id)
             message = next(iter(exc.errors.values()))
             return _show(issue, 422, status_form=form, status_error=message)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         db.session.commit()
         flash(f"Issue #{issue.id} is now {issue.status_label.lower()}.", "success")
         return redirect_for_htmx(_issue_url(issue)) if is_htmx() else redirect(
@@ -327,9 +321,6 @@ def set_runnable(issue_id):
         db.session.rollback()
         return _show(load_issue(issue_id), 422,
                      runnable_error=next(iter(exc.errors.values())))
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     flash("Machine marked as " + ("running again; the downtime has ended." if issue.runnable
                                   else "stopped; the downtime is running."), "success")
@@ -356,9 +347,6 @@ def assign(issue_id):
             except ValidationFailed as exc:
                 db.session.rollback()
                 form_errors_to_fields(form, {"assignee_id": next(iter(exc.errors.values()))})
-            except Forbidden:
-                db.session.rollback()
-                abort(403)
             else:
                 db.session.commit()
                 flash("Assigned to " + (assignee.display_name if assignee else "nobody")
@@ -387,9 +375,6 @@ def add_remedy(issue_id):
             _save_photos(issue, _photos(), remedy=remedy)
         except ValidationFailed as exc:
             _refile(form, exc.errors)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         else:
             db.session.commit()
             flash("Remedy added.", "success")
@@ -413,9 +398,6 @@ def edit(issue_id):
         except ValidationFailed as exc:
             db.session.rollback()
             form_errors_to_fields(form, exc.errors)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         else:
             db.session.commit()
             flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")

@@ -1,13 +1,13 @@
 """Maintenance plan pages: the list with each meter's progress, new, edit, on and off."""
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import ConfirmForm, form_errors_to_fields, form_status
 from app.htmx import render_page
@@ -47,9 +47,6 @@ def _save(form, plan):
         db.session.rollback()
         form_errors_to_fields(form, exc.errors)
         return False
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     return True
 

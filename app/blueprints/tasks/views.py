@@ -14,7 +14,7 @@ from app.blueprints.auth.models import User
 from app.blueprints.logbook.access import WORKERS, load_issue
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import Forbidden, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.forms import form_errors_to_fields, form_status
 from app.htmx import is_htmx, render_page
@@ -233,9 +233,6 @@ def change_status(task_id):
         except ValidationFailed as exc:
             db.session.rollback()
             error = next(iter(exc.errors.values()))
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         else:
             db.session.commit()
     if error:
@@ -269,9 +266,6 @@ def from_issue(issue_id):
         db.session.rollback()
         flash(next(iter(exc.errors.values())), "error")
         return redirect(url_for("logbook.show", issue_id=issue.id))
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
     if not made:
         flash(f"Issue #{issue.id} already has an open task: #{task.id}. Here it is.", "info")
         return redirect(url_for(".show", task_id=task.id))
