@@ -67,6 +67,9 @@ def test_operator_sees_a_rename_live_without_reloading(open_page, make_user, mak
     log_in(watcher, operator.username)
     watcher.goto("/machines/")
     watcher.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
+    # The busy bar shows only while a request is out: an open socket is not one.
+    watcher.wait_for_function("!document.querySelector('.htmx-request')",
+                              timeout=LIVE_TIMEOUT)
     row = watcher.locator(f"#machine-{machine.id}")
     assert "Filler two" in row.inner_text()
     # Marks this document: a reload would drop it, so its survival proves no reload.
