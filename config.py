@@ -70,7 +70,9 @@ class Config:
     POLL_CONCURRENCY = _int("POLL_CONCURRENCY", 32)
     # The vendor API where `machines subscribe` registers our webhook (the simulator's in
     # the demo); PUBLIC_BASE_URL + /api/v1/ingest is the callback it is given.
-    VENDOR_API_URL = os.environ.get("VENDOR_API_URL", "http://127.0.0.1:8100")
+    # The demo's simulator listens here (two checkouts on one machine set different ports).
+    SIMULATOR_PORT = _int("SIMULATOR_PORT", 8100)
+    VENDOR_API_URL = os.environ.get("VENDOR_API_URL", f"http://127.0.0.1:{SIMULATOR_PORT}")
     MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
     MQTT_TOPIC_PREFIX = os.environ.get("MQTT_TOPIC_PREFIX", "floorline")
 

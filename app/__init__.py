@@ -7,13 +7,12 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.core import errors
+from app.core.extensions import csrf, db, login_manager, migrate, sock
 from config import INSTANCE_DIR, Config
 
-from . import errors
-from .extensions import csrf, db, login_manager, migrate, sock
-
-BLUEPRINTS = ("auth", "machines", "dashboard", "ops", "api", "logbook", "alerts", "tasks",
-              "notifications")
+BLUEPRINTS = ("auth", "machines", "telemetry", "dashboard", "ops", "api", "logbook", "alerts",
+              "andon", "tasks", "notifications")
 
 
 def create_app(config=Config):
@@ -33,8 +32,8 @@ def create_app(config=Config):
 
 
 def _init_extensions(app):
-    from .blueprints.auth.access import enforce_first_login
-    from .blueprints.auth.models import User
+    from app.blueprints.auth.access import enforce_first_login
+    from app.blueprints.auth.models import User
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
@@ -57,7 +56,7 @@ def _init_extensions(app):
         return user
 
     app.before_request(enforce_first_login)
-    from .after_commit import init_after_commit
+    from app.core.after_commit import init_after_commit
     init_after_commit()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -90,19 +89,17 @@ def _fix_sqlite_transactions(engine):
 def _register_blueprints(app):
     import importlib
 
-    from .blueprints.auth.cli import users_cli
-    from .demo import demo_cli
-    from .simulator.cli import simulate_command
+    from app.blueprints.auth.cli import users_cli
+    from app.demo import demo_cli
 
     for name in BLUEPRINTS:
         module = importlib.import_module(f".blueprints.{name}", __name__)
         app.register_blueprint(module.bp)
-    from . import badges  # noqa: F401  (registers the badges' live renderer)
-    from .realtime import ws  # noqa: F401  (registers /ws on sock)
+    from app.core import badges  # noqa: F401  (registers the badges' live renderer)
+    from app.realtime import ws  # noqa: F401  (registers /ws on sock)
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
-    app.cli.add_command(simulate_command)
 
 
 def _register_error_pages(app):
@@ -137,10 +134,11 @@ def _server_error(error):
 
 
 def _register_templating(app):
-    from .badges import badge_counts
-    from .blueprints.auth import roles
-    from .htmx import dom_id
-    from .templating import format_datetime, nav_items, time_ago
+    from app.blueprints.auth import roles
+    from app.core.badges import badge_counts
+    from app.core.htmx import dom_id
+    from app.core.navigation import nav_items
+    from app.core.templating import format_datetime, time_ago
 
     app.jinja_env.globals.update(dom_id=dom_id, roles=roles, nav_items=nav_items,
                                  badge_counts=badge_counts)
@@ -150,6 +148,6 @@ def _register_templating(app):
 
     @app.context_processor
     def current_endpoint():
-        from .models_base import utcnow
+        from app.core.models import utcnow
         # rendered_at: live pages ask the socket only for what changed after this moment.
         return {"endpoint": request.endpoint or "", "rendered_at": utcnow().isoformat()}

@@ -1,6 +1,6 @@
 """What Alembic compares: the models, minus what they cannot describe."""
 
-from app.blueprints.machines.partitions import is_partition_table
+from app.blueprints.telemetry.partitions import is_partition_table
 
 
 def include_object(obj, name, type_, reflected, compare_to):

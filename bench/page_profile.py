@@ -69,11 +69,11 @@ ORDER BY m.code
 def lower_bounds(app, repeat, context):
     from sqlalchemy import select, text
 
-    from app.blueprints.machines.history import format_number
     from app.blueprints.machines.models import MachineType
-    from app.blueprints.machines.tiles import sparkline
-    from app.extensions import db
-    from app.templating import time_ago
+    from app.blueprints.telemetry.history import format_number
+    from app.blueprints.telemetry.tiles import sparkline
+    from app.core.extensions import db
+    from app.core.templating import time_ago
 
     template = app.jinja_env.from_string(_TILE)
     types = {}
@@ -143,10 +143,10 @@ def main():
     from app.blueprints.auth.models import User
     from app.blueprints.dashboard import services
     from app.blueprints.dashboard.views import home
-    from app.blueprints.machines.history_views import machine_live_values
-    from app.blueprints.machines.tiles import tile_state
-    from app.extensions import db
-    from app.templating import time_ago
+    from app.blueprints.telemetry.tiles import tile_state
+    from app.blueprints.telemetry.views import machine_live_values
+    from app.core.extensions import db
+    from app.core.templating import time_ago
 
     app = create_app()
     with app.test_request_context("/"):
@@ -184,7 +184,7 @@ def main():
         n = len(machines)
         print(f"\nper-tile pieces, × {n} machines:")
         timed(f"render _machine_tile.html × {n}",
-              lambda: [render_template("dashboard/_machine_tile.html", machine=m)
+              lambda: [render_template("telemetry/_tile.html", machine=m)
                        for m in machines], max(3, args.repeat // 3))
         lives = [machine_live_values(m) for m in machines]
         timed(f"machine_live_values × {n}", lambda: [machine_live_values(m) for m in machines],

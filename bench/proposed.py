@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from app.blueprints.machines import ingest as telemetry
 from app.blueprints.machines.models import MachineType
-from app.extensions import db
+from app.blueprints.telemetry import ingest as telemetry
+from app.core.extensions import db
 from app.realtime import publish_after_commit
 
 

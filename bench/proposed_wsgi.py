@@ -7,8 +7,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app
-from bench import proposed  # noqa: F401  (patches the ingest functions)
 from config import Config
+
+from . import proposed  # noqa: F401  (patches the ingest functions)
 
 
 class _Config(Config):

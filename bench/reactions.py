@@ -168,8 +168,8 @@ def pct(values, p):
 
 
 def measure(feed, stmts, batches, warmup, **kind):
-    from app.blueprints.machines.ingest import ingest
-    from app.extensions import db
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
 
     times, counts, rows, outcome = [], [], [], {"stored": 0, "unchanged": 0}
     for n in range(warmup + batches):
@@ -196,8 +196,8 @@ def measure(feed, stmts, batches, warmup, **kind):
 
 def small_statements(feed, stmts, hot):
     """(statements, executemany rows) per batch of SMALL readings (median of 3)."""
-    from app.blueprints.machines.ingest import ingest
-    from app.extensions import db
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
 
     counts, rows = [], []
     for _ in range(3):
@@ -215,7 +215,7 @@ def write_path_counts():
 
     from app.blueprints.alerts.models import Alert, AlertEvent
     from app.blueprints.notifications.models import Notification
-    from app.extensions import db
+    from app.core.extensions import db
 
     return {name: db.session.scalar(select(func.count()).select_from(model))
             for name, model in (("alerts", Alert), ("events", AlertEvent),
@@ -236,7 +236,7 @@ RULES = (  # name, metric, condition, threshold, sustained seconds, severity
 def add_rules(machine_type, actor):
     from app.blueprints.alerts.models import AlertRule
     from app.blueprints.alerts.rules import save_rule
-    from app.extensions import db
+    from app.core.extensions import db
 
     made = []
     for name, key, condition, threshold, sustained, severity in RULES:
@@ -258,7 +258,7 @@ def add_rules(machine_type, actor):
 def add_plans(machines, actor):
     from app.blueprints.tasks.models import MaintenancePlan
     from app.blueprints.tasks.plans import save_plan
-    from app.extensions import db
+    from app.core.extensions import db
 
     plans = [save_plan(actor, MaintenancePlan(), m, f"Service {m.code}",
                        "Bench plan: counts parts, never due", "medium", None, None,
@@ -291,10 +291,10 @@ def scenarios(args, dsn):
     gc.freeze()
     from app.blueprints.alerts.rules import set_enabled
     from app.blueprints.auth.models import User
-    from app.blueprints.machines.ingest import ingest
     from app.blueprints.machines.models import Machine, MachineType
     from app.blueprints.tasks.models import MaintenancePlan
-    from app.extensions import db
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
 
     results = []
     with app.app_context():

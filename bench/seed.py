@@ -31,7 +31,7 @@ def seed(machine_count, manager, password):
     from app.blueprints.auth import services as auth_services
     from app.blueprints.machines import services
     from app.blueprints.machines.models import Department, Line, Machine, MachineType, Metric
-    from app.extensions import db
+    from app.core.extensions import db
 
     app = create_app()
     with app.app_context():

@@ -68,7 +68,7 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Our UTCDateTime is a DateTime(timezone=True) to the database: write it so."""
-    from app.models_base import UTCDateTime
+    from app.core.models import UTCDateTime
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False

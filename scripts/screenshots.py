@@ -148,13 +148,13 @@ class Shooter:
         else:
             self.problems.append("no type link on /machines/types")
         self.shoot(page, "lines", "/machines/lines")
-        self.shoot(page, "alerts", "/alerts")
+        self.shoot(page, "alerts", "/alerts/")
         alert = self.first_link(page, r".*/alerts/\d+")
         if alert:
             self.shoot(page, "alert", alert)
         self.shoot(page, "alert-rules", "/alerts/rules")
         self.shoot(page, "alert-rule-new", "/alerts/rules/new")
-        self.shoot(page, "andon", "/andon")
+        self.shoot(page, "andon", "/andon/")
         self.shoot(page, "andon-ladder", "/andon/escalation")
         self.shoot(page, "tasks", "/tasks/")
         self.shoot(page, "tasks-board", "/tasks/?view=board")
@@ -175,7 +175,7 @@ class Shooter:
         context, page = self.context(viewport, "operator1")
         self.shoot(page, "home-operator", "/")
         self.shoot(page, "machines-operator", "/machines/")
-        self.shoot(page, "alerts-operator", "/alerts")
+        self.shoot(page, "alerts-operator", "/alerts/")
         self.shoot(page, "tasks-mine", "/tasks/mine")
         machine = self.first_link(page, r".*/machines/\d+")
         if machine:

@@ -109,7 +109,7 @@ def app():
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.extensions import db
+    from app.core.extensions import db
     from config import TestConfig
 
     application = create_app(TestConfig)
@@ -129,7 +129,7 @@ def _rolled_back(request, app):
 
     Tests marked `live` (a real server thread) commit for real and are emptied afterwards.
     """
-    from app.extensions import db
+    from app.core.extensions import db
 
     if request.node.get_closest_marker("live"):
         ctx = app.app_context()
@@ -244,7 +244,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_user(app):
     from app.blueprints.auth import services
-    from app.extensions import db
+    from app.core.extensions import db
 
     counter = iter(range(1, 10_000))
 
@@ -264,7 +264,7 @@ def make_user(app):
 def make_machine_type(app):
     from app.blueprints.machines import services
     from app.blueprints.machines.models import MachineType, Metric
-    from app.extensions import db
+    from app.core.extensions import db
 
     counter = iter(range(1, 10_000))
 
@@ -282,7 +282,7 @@ def make_machine_type(app):
 def make_line(app):
     from app.blueprints.machines import services
     from app.blueprints.machines.models import Line
-    from app.extensions import db
+    from app.core.extensions import db
 
     counter = iter(range(1, 10_000))
 
@@ -299,7 +299,7 @@ def make_line(app):
 def make_machine(app, make_machine_type):
     from app.blueprints.machines import services
     from app.blueprints.machines.models import Machine
-    from app.extensions import db
+    from app.core.extensions import db
 
     counter = iter(range(1, 10_000))
 

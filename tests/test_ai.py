@@ -13,7 +13,7 @@ from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
 from app.blueprints.logbook.models import Issue, Remedy
-from app.extensions import db, redis_client
+from app.core.extensions import db, redis_client
 from app.integrations import ai
 from app.jobs import ai as ai_jobs
 from tests.helpers import text_of

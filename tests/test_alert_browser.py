@@ -21,8 +21,8 @@ def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_us
                                                                   make_machine):
     from app.blueprints.alerts.models import Alert, AlertRule
     from app.blueprints.alerts.rules import save_rule
-    from app.blueprints.machines.ingest import ingest
-    from app.extensions import db
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
 
     operator = make_user("operator")
     line = make_line(operators=[operator])
@@ -36,7 +36,7 @@ def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_us
     db.session.commit()
 
     log_in(tablet, operator.username)
-    tablet.goto("/alerts")
+    tablet.goto("/alerts/")
     tablet.wait_for_selector("#live-dot.on", timeout=LIVE_TIMEOUT)
     assert tablet.get_by_text("No open alerts").is_visible()
 
@@ -57,7 +57,7 @@ def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_us
     assert button.bounding_box()["height"] >= TAP
     button.click()
     row.get_by_text("Acknowledged").wait_for(timeout=LIVE_TIMEOUT)
-    assert tablet.url.endswith("/alerts"), "the list stays; only the row changes"
+    assert tablet.url.endswith("/alerts/"), "the list stays; only the row changes"
     tablet.locator("#badge-alerts.empty").wait_for(state="attached", timeout=LIVE_TIMEOUT)
     db.session.refresh(alert)
     assert alert.acknowledged_by_id == operator.id

@@ -9,11 +9,11 @@ from app.blueprints.alerts import rules
 from app.blueprints.alerts.evaluation import check_offline
 from app.blueprints.alerts.models import Alert, AlertCondition, AlertEvent, AlertRule
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.ingest import ingest
 from app.blueprints.machines.models import Metric
 from app.blueprints.notifications.models import Notification
 from app.blueprints.tasks.models import Task
-from app.extensions import db
+from app.blueprints.telemetry.ingest import ingest
+from app.core.extensions import db
 from app.realtime import pending_events
 from tests.helpers import text_of
 
@@ -454,9 +454,9 @@ def test_assigned_operator_sees_the_alert_and_an_unassigned_one_does_not(
     assigned, other = new_browser(), new_browser()
     assigned.login(mine.username, PASSWORD)
     other.login(stranger.username, PASSWORD)
-    assert hot.message in text_of(assigned.get("/alerts"))
+    assert hot.message in text_of(assigned.get("/alerts/"))
     assert assigned.get(f"/alerts/{hot.id}").status_code == 200
-    assert hot.message not in text_of(other.get("/alerts"))
+    assert hot.message not in text_of(other.get("/alerts/"))
     assert other.get(f"/alerts/{hot.id}").status_code == 403
     assert other.post(f"/alerts/{hot.id}/acknowledge").status_code == 403
 
@@ -464,7 +464,7 @@ def test_assigned_operator_sees_the_alert_and_an_unassigned_one_does_not(
 def test_other_roles_get_403(hot, logged_in):
     for role in ("viewer", "maintenance"):
         browser, _ = logged_in(role)
-        assert browser.get("/alerts").status_code == 403
+        assert browser.get("/alerts/").status_code == 403
         assert browser.get(f"/alerts/{hot.id}").status_code == 403
 
 
@@ -484,8 +484,8 @@ def test_only_managers_close(hot, new_browser, make_user):
     db.session.refresh(hot)
     assert (hot.closed_by_id, hot.close_note) == (manager.id, "fan cleaned")
     assert hot.events[-1].detail == "Closed: fan cleaned"
-    assert hot.message not in text_of(desk.get("/alerts"))
-    assert hot.message in text_of(desk.get("/alerts?state=closed"))
+    assert hot.message not in text_of(desk.get("/alerts/"))
+    assert hot.message in text_of(desk.get("/alerts/?state=closed"))
 
 
 def test_acknowledge_and_comment_are_kept_in_the_history(hot, new_browser):
@@ -516,7 +516,7 @@ def test_one_tap_acknowledge_from_the_list(hot, new_browser):
     operator = hot.machine.line.operators[0]
     floor = new_browser()
     floor.login(operator.username, PASSWORD)
-    listing = text_of(floor.get("/alerts"))
+    listing = text_of(floor.get("/alerts/"))
     assert f'action="/alerts/{hot.id}/acknowledge"' in listing
     row = floor.post(f"/alerts/{hot.id}/acknowledge", {"row": "1"},
                      headers={"HX-Request": "true"})
@@ -528,7 +528,7 @@ def test_one_tap_acknowledge_from_the_list(hot, new_browser):
 
 
 def test_badge_counts_open_unacknowledged_alerts_the_user_sees(hot, make_user):
-    from app.badges import COUNTERS
+    from app.core.badges import COUNTERS
 
     operator = hot.machine.line.operators[0]
     assert COUNTERS["alerts"](operator) == 1
@@ -543,14 +543,14 @@ def test_badge_counts_open_unacknowledged_alerts_the_user_sees(hot, make_user):
 def test_list_filters(hot, logged_in, make_machine):
     browser, _ = logged_in("admin")
     line = hot.machine.line.id
-    assert hot.message in text_of(browser.get(f"/alerts?line={line}&severity=warning"))
-    assert hot.message not in text_of(browser.get("/alerts?severity=critical"))
-    assert hot.message not in text_of(browser.get("/alerts?from=2030-01-01"))
-    assert hot.message in text_of(browser.get("/alerts?state=active&from=2026-11-30"
+    assert hot.message in text_of(browser.get(f"/alerts/?line={line}&severity=warning"))
+    assert hot.message not in text_of(browser.get("/alerts/?severity=critical"))
+    assert hot.message not in text_of(browser.get("/alerts/?from=2030-01-01"))
+    assert hot.message in text_of(browser.get("/alerts/?state=active&from=2026-11-30"
                                               "&to=2026-11-30"))
-    bad = text_of(browser.get("/alerts?from=yesterday"))
+    bad = text_of(browser.get("/alerts/?from=yesterday"))
     assert "is not a date" in bad
-    partial = browser.get("/alerts", headers={"HX-Request": "true"})
+    partial = browser.get("/alerts/", headers={"HX-Request": "true"})
     assert text_of(partial).lstrip().startswith('<div id="alert-list">')
 
 
@@ -584,12 +584,12 @@ def test_the_list_costs_the_same_few_queries_for_many_alerts(logged_in, plant, m
                                  acknowledged_by=manager, acknowledged_at=T0))
         db.session.commit()
     add(3)
-    few = _queries_for(browser, "/alerts?state=all")
+    few = _queries_for(browser, "/alerts/?state=all")
     # More alerts on more machines and lines: a query per row or per machine would show.
     machines += [make_machine(code=f"CNC-{n}", machine_type=cnc, line=make_line())
                  for n in range(4, 10)]
     add(24, closed_at=T0)
-    many = _queries_for(browser, "/alerts?state=all")
+    many = _queries_for(browser, "/alerts/?state=all")
     assert many == few
 
 
@@ -708,8 +708,8 @@ def test_the_simulators_overheating_machine_raises_an_alert_within_a_minute(app)
     from app.blueprints.machines.models import Machine
     from app.blueprints.machines.services import machine_operators_of
     from app.demo import PLANT, load_users
-    from app.simulator.signals import Plant
     from tests.test_simulator import demo_specs
+    from tools.simulator.signals import Plant
 
     fixtures.load(PLANT.read_text())
     load_users()

@@ -9,13 +9,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.blueprints.alerts import andon as services
-from app.blueprints.alerts import escalation
-from app.blueprints.alerts.andon_models import AndonCall, AndonEvent, EscalationLevel
+from app.blueprints.andon import escalation, services
+from app.blueprints.andon.models import AndonCall, AndonEvent, EscalationLevel
 from app.blueprints.notifications.models import Notification
 from app.blueprints.production.models import Downtime
-from app.errors import Forbidden
-from app.extensions import db
+from app.core.errors import Forbidden
+from app.core.extensions import db
 from tests.helpers import open_socket, receive_until, redirect_path, text_of
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -298,8 +297,8 @@ def test_critical_safety_calls_escalate_faster(floor):
 
 
 def test_escalation_job_runs_on_the_current_time(floor):
+    from app.core.models import utcnow
     from app.jobs.andon import escalate_andon_calls
-    from app.models_base import utcnow
 
     escalation.install_default_ladder()
     services.raise_call(floor["operator"], floor["machine"], "material",
@@ -415,7 +414,7 @@ def test_board_call_page_and_line_screen(floor, logged_in):
                         now=T0 + timedelta(minutes=1))
     db.session.commit()
     browser, _ = logged_in("shift_manager")
-    board = text_of(browser.get("/andon"))
+    board = text_of(browser.get("/andon/"))
     assert "?resync=andon" in board
     board = board[board.index('id="andon-board"'):]
     assert board.index(f"andon-call-{call.id}") < board.index("Material")
@@ -484,7 +483,7 @@ def test_machine_page_partial_links_to_the_andon_screen(floor, logged_in):
 
 
 def test_badge_counts_active_calls_the_user_may_see(floor, make_user, make_line):
-    from app.badges import badge_counts
+    from app.core.badges import badge_counts
 
     services.raise_call(floor["operator"], floor["machine"], "material", now=T0)
     stranger = make_user("operator")

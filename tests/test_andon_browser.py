@@ -54,15 +54,15 @@ def test_operator_calls_for_help_and_the_manager_sees_it_live(open_page, make_us
 
 def test_board_gets_new_calls_live_and_they_can_be_answered_there(open_page, make_user,
                                                                   make_line, make_machine):
-    from app.blueprints.alerts import andon
-    from app.extensions import db
+    from app.blueprints.andon import services as andon
+    from app.core.extensions import db
 
     operator = make_user("operator")
     maintenance = make_user("maintenance")
     machine = make_machine(code="LATHE-3", line=make_line(operators=[operator]))
     board = open_page({"width": 1440, "height": 900})
     log_in(board, maintenance.username)
-    board.goto("/andon")
+    board.goto("/andon/")
     wait_live(board)
     assert "No active andon calls" in board.locator("#andon-board").inner_text()
 

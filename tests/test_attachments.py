@@ -12,8 +12,8 @@ from werkzeug.datastructures import FileStorage
 from app.blueprints.logbook import attachments
 from app.blueprints.logbook.attachments import delete_attachment, save_upload
 from app.blueprints.logbook.models import Attachment, Issue
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
 from tests.helpers import text_of
 
 MB = 1024 * 1024
@@ -150,7 +150,7 @@ def test_path_in_the_file_name_is_dropped(make_issue, make_user, upload_dir):
 
 
 def queued_ocr():
-    from app.after_commit import pending
+    from app.core.after_commit import pending
 
     return [args[1] for _, args in pending()
             if args and args[0] == "app.jobs.ocr.read_attachment"]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import LoginAttempt, User
-from app.extensions import db
+from app.core.extensions import db
 from tests.helpers import PASSWORD, redirect_path, shown_credentials, text_of
 
 
@@ -110,8 +110,8 @@ def test_failed_logins_from_one_address_are_throttled(app, new_browser, make_use
 
 
 def test_old_failures_expire_and_are_pruned(app, browser, make_user):
+    from app.core.models import utcnow
     from app.jobs.housekeeping import prune_login_attempts
-    from app.models_base import utcnow
 
     user = make_user("operator")
     long_ago = utcnow() - timedelta(days=2)

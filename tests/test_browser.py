@@ -107,7 +107,7 @@ def test_operator_reports_an_issue_with_a_photo_from_the_qr_link(open_page, make
     from sqlalchemy import select
 
     from app.blueprints.logbook.models import Attachment, Issue
-    from app.extensions import db
+    from app.core.extensions import db
     from app.jobs.ocr import read_attachment
 
     operator = make_user("operator")

@@ -27,7 +27,7 @@ def mill_type(app):
     """A type with a number (normal 20–70 °C), a running flag and a text metric."""
     from app.blueprints.machines import services
     from app.blueprints.machines.models import MachineType, Metric
-    from app.extensions import db
+    from app.core.extensions import db
 
     counter = iter(range(1, 10_000))
 
@@ -50,8 +50,8 @@ def mill(make_machine, mill_type):
 
 def feed(machine, *readings, source="webhook", now=None):
     """Store readings given as (datetime, values) through the real ingest service."""
-    from app.blueprints.machines.ingest import ingest
-    from app.extensions import db
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
 
     result = ingest([{"ts": ts.isoformat(), "values": values} for ts, values in readings],
                     source, machine=machine, now=now)
@@ -88,7 +88,7 @@ def test_series_is_a_step_line_holding_values_from_before_the_range(logged_in, m
          (now - timedelta(hours=1), {"running": False}))
     browser, _ = logged_in("viewer")
 
-    payload = chart_payload(browser.get(f"/machines/{mill.id}/history?range=8h"))
+    payload = chart_payload(browser.get(f"/telemetry/machines/{mill.id}/history?range=8h"))
 
     temperature = series_of(payload, "temperature")
     points = real_points(temperature)
@@ -106,7 +106,7 @@ def test_series_is_a_step_line_holding_values_from_before_the_range(logged_in, m
 
 
 def test_a_silent_machines_line_stops_where_it_was_last_heard(app, mill):
-    from app.blueprints.machines import history
+    from app.blueprints.telemetry import history
 
     now = utcnow()
     heard = now - timedelta(hours=3)
@@ -126,7 +126,7 @@ def test_a_silent_machines_line_stops_where_it_was_last_heard(app, mill):
 
 
 def test_boolean_metric_is_charted_as_0_and_1(app, mill):
-    from app.blueprints.machines import history
+    from app.blueprints.telemetry import history
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=50 - 10 * i), {"running": i % 2 == 0})
@@ -140,7 +140,7 @@ def test_boolean_metric_is_charted_as_0_and_1(app, mill):
 
 
 def test_downsampling_keeps_spikes_and_caps_the_points(app, mill):
-    from app.blueprints.machines import history
+    from app.blueprints.telemetry import history
 
     now = utcnow()
     start = now - timedelta(hours=2)
@@ -188,7 +188,7 @@ def test_presets_choose_the_range(logged_in, mill, preset, seconds):
     feed(mill, (utcnow() - timedelta(minutes=10), {"temperature": 25}))
     browser, _ = logged_in("engineer")
 
-    response = browser.get(f"/machines/{mill.id}/history?range={preset}")
+    response = browser.get(f"/telemetry/machines/{mill.id}/history?range={preset}")
 
     assert response.status_code == 200
     payload = chart_payload(response)
@@ -205,7 +205,7 @@ def test_custom_range_in_the_browsers_time_zone(logged_in, mill):
     browser, _ = logged_in("quality")
 
     local = f"{day:%Y-%m-%d}T08:00", f"{day:%Y-%m-%d}T12:00"
-    response = browser.get(f"/machines/{mill.id}/history", query_string={
+    response = browser.get(f"/telemetry/machines/{mill.id}/history", query_string={
         "range": "custom", "from": local[0], "to": local[1], "tz": "Europe/Berlin"})
 
     assert response.status_code == 200
@@ -230,13 +230,13 @@ def test_custom_range_in_the_browsers_time_zone(logged_in, mill):
 def test_bad_ranges_get_a_clear_400(logged_in, mill, query, message):
     browser, _ = logged_in("viewer")
 
-    response = browser.get(f"/machines/{mill.id}/history", query_string=query)
+    response = browser.get(f"/telemetry/machines/{mill.id}/history", query_string=query)
 
     assert response.status_code == 400
     html = text_of(response)
     assert message in html and "<html" in html and 'role="alert"' in html
     # htmx gets the chart partial (422 swaps, see base.html) with the typed values.
-    partial = browser.get(f"/machines/{mill.id}/history", query_string=query, headers=HX)
+    partial = browser.get(f"/telemetry/machines/{mill.id}/history", query_string=query, headers=HX)
     assert partial.status_code == 422
     assert message in text_of(partial) and "<html" not in text_of(partial)
     if query.get("from"):
@@ -247,7 +247,7 @@ def test_history_returns_the_chart_partial_for_htmx(logged_in, mill):
     feed(mill, (utcnow() - timedelta(minutes=5), {"temperature": 25}))
     browser, _ = logged_in("maintenance")
 
-    response = browser.get(f"/machines/{mill.id}/history?range=1h", headers=HX)
+    response = browser.get(f"/telemetry/machines/{mill.id}/history?range=1h", headers=HX)
 
     html = text_of(response)
     assert response.status_code == 200
@@ -256,14 +256,14 @@ def test_history_returns_the_chart_partial_for_htmx(logged_in, mill):
     assert "<html" not in html and "Latest values" not in html
     assert "HX-Request" in response.headers["Vary"]
     assert chart_payload(response)["series"]
-    full = browser.get(f"/machines/{mill.id}/history?range=1h")
+    full = browser.get(f"/telemetry/machines/{mill.id}/history?range=1h")
     assert "<html" in text_of(full) and "Latest values" in text_of(full)
 
 
 def test_chart_queries_do_not_grow_with_the_readings(app, logged_in, mill):
     from sqlalchemy import event
 
-    from app.extensions import db
+    from app.core.extensions import db
 
     browser, _ = logged_in("viewer")
     statements = []
@@ -275,7 +275,7 @@ def test_chart_queries_do_not_grow_with_the_readings(app, logged_in, mill):
         statements.clear()
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            assert browser.get(f"/machines/{mill.id}/history?range=24h").status_code == 200
+            assert browser.get(f"/telemetry/machines/{mill.id}/history?range=24h").status_code == 200
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
@@ -296,7 +296,7 @@ def test_chart_metric_choice(logged_in, mill):
     feed(mill, (utcnow() - timedelta(minutes=5), {"temperature": 25, "running": True}))
     browser, _ = logged_in("viewer")
 
-    payload = chart_payload(browser.get(f"/machines/{mill.id}/history?metric=running"))
+    payload = chart_payload(browser.get(f"/telemetry/machines/{mill.id}/history?metric=running"))
 
     assert [s["key"] for s in payload["series"]] == ["running"]
 
@@ -309,7 +309,7 @@ def test_live_values_render_from_the_machine_alone_for_the_socket(app, mill):
     now = utcnow()
     feed(mill, (now - timedelta(minutes=1), {"temperature": 12.5, "running": False}))
     with app.test_request_context():
-        html = render_template("machines/_live_values.html", machine=mill, oob=True)
+        html = render_template("telemetry/_live_values.html", machine=mill, oob=True)
 
     assert re.search(rf'<section class="live-values" id="machine-{mill.id}-values" '
                      r'hx-swap-oob="true"', html)
@@ -319,25 +319,25 @@ def test_live_values_render_from_the_machine_alone_for_the_socket(app, mill):
 def test_live_values_tell_silent_from_reporting_unchanged(app, mill):
     from flask import render_template
 
-    from app.extensions import db
+    from app.core.extensions import db
 
     now = utcnow()
     feed(mill, (now - timedelta(hours=2), {"temperature": 50}), now=now - timedelta(hours=2))
     # Reporting every poll since, but nothing changed.
     feed(mill, (now - timedelta(seconds=5), {"temperature": 50}), now=now - timedelta(seconds=5))
     with app.test_request_context():
-        html = render_template("machines/_live_values.html", machine=mill)
+        html = render_template("telemetry/_live_values.html", machine=mill)
     assert "Reporting" in html and "values unchanged" in html and "Silent" not in html
 
     mill.state.last_seen_at = now - timedelta(minutes=20)
     db.session.commit()
     with app.test_request_context():
-        html = render_template("machines/_live_values.html", machine=mill)
+        html = render_template("telemetry/_live_values.html", machine=mill)
     assert "Silent" in html and "Nothing heard" in html and "values unchanged" not in html
 
 
 def test_value_formatting():
-    from app.blueprints.machines.history import format_number
+    from app.blueprints.telemetry.history import format_number
 
     assert format_number(12345) == "12,345"
     assert format_number(71.30000000000001) == "71.3"
@@ -355,7 +355,7 @@ def test_readings_are_paged_newest_first_with_blanks_for_missing_metrics(logged_
                   {"running": i % 4 == 0}) for i in range(120)])
     browser, _ = logged_in("viewer")
 
-    first = browser.get(f"/machines/{mill.id}/readings")
+    first = browser.get(f"/telemetry/machines/{mill.id}/readings")
     assert first.status_code == 200
     rows = _table_rows(first)
     assert len(rows) == 50
@@ -386,14 +386,14 @@ def test_readings_filtered_by_range_in_the_url(logged_in, mill):
     since = (now - timedelta(hours=4, minutes=30)).strftime("%Y-%m-%dT%H:%M")
     until = (now - timedelta(hours=1, minutes=30)).strftime("%Y-%m-%dT%H:%M")
 
-    response = browser.get(f"/machines/{mill.id}/readings?from={since}&to={until}")
+    response = browser.get(f"/telemetry/machines/{mill.id}/readings?from={since}&to={until}")
 
     assert [r[2] for r in _table_rows(response)] == ["22", "23", "24"]
     assert f'value="{since}"' in text_of(response)
     csv_link = re.search(r'href="([^"]*readings\.csv[^"]*)"', text_of(response)).group(1)
     assert "from=" in csv_link and "to=" in csv_link
-    assert browser.get(f"/machines/{mill.id}/readings?from={until}&to={since}").status_code == 400
-    assert browser.get(f"/machines/{mill.id}/readings?before=soon").status_code == 400
+    assert browser.get(f"/telemetry/machines/{mill.id}/readings?from={until}&to={since}").status_code == 400
+    assert browser.get(f"/telemetry/machines/{mill.id}/readings?before=soon").status_code == 400
 
 
 def test_times_follow_the_remembered_browser_zone(logged_in, mill):
@@ -402,15 +402,15 @@ def test_times_follow_the_remembered_browser_zone(logged_in, mill):
     browser, _ = logged_in("viewer")
 
     browser.client.set_cookie("floorline_tz", "Europe/Berlin")
-    response = browser.get(f"/machines/{mill.id}/readings")
+    response = browser.get(f"/telemetry/machines/{mill.id}/readings")
     assert _table_rows(response)[0][0] == "2026-11-20 11:00:00"
     assert "Times in Europe/Berlin" in text_of(response)
     # What people type is read in that zone too.
-    shown = browser.get(f"/machines/{mill.id}/readings?from=2026-11-20T10:30")
+    shown = browser.get(f"/telemetry/machines/{mill.id}/readings?from=2026-11-20T10:30")
     assert _table_rows(shown)[0][0] == "2026-11-20 11:00:00"
 
     browser.client.set_cookie("floorline_tz", "Not/AZone")  # ignored, not an error
-    response = browser.get(f"/machines/{mill.id}/readings")
+    response = browser.get(f"/telemetry/machines/{mill.id}/readings")
     assert response.status_code == 200 and _table_rows(response)[0][0] == "2026-11-20 10:00:00"
 
 
@@ -444,7 +444,7 @@ def test_csv_export_of_a_range_streams(logged_in, mill):
     since = (now - timedelta(hours=2, minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     until = (now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    response = browser.get(f"/machines/{mill.id}/readings.csv?from={since}&to={until}")
+    response = browser.get(f"/telemetry/machines/{mill.id}/readings.csv?from={since}&to={until}")
 
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -462,7 +462,7 @@ def test_csv_export_of_a_range_streams(logged_in, mill):
 
 def _assign(machine, operator):
     from app.blueprints.machines import services
-    from app.extensions import db
+    from app.core.extensions import db
 
     services.set_machine_operators(machine, [operator])
     db.session.commit()
@@ -470,14 +470,14 @@ def _assign(machine, operator):
 
 def test_csv_of_everything_and_of_nothing(logged_in, mill):
     browser, _ = logged_in("viewer")
-    empty = browser.get(f"/machines/{mill.id}/readings.csv")
+    empty = browser.get(f"/telemetry/machines/{mill.id}/readings.csv")
     assert empty.status_code == 200
     assert list(csv.reader(io.StringIO(text_of(empty)))) == [
         ["ts", "received_at", "source", "temperature", "running", "status"]]
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=i), {"temperature": i}) for i in range(1, 1201)])
-    rows = list(csv.reader(io.StringIO(text_of(browser.get(f"/machines/{mill.id}/readings.csv")))))
+    rows = list(csv.reader(io.StringIO(text_of(browser.get(f"/telemetry/machines/{mill.id}/readings.csv")))))
     assert len(rows) == 1201
     assert [float(r[3]) for r in rows[1:4]] == [1200, 1199, 1198]  # oldest first
 
@@ -485,13 +485,13 @@ def test_csv_of_everything_and_of_nothing(logged_in, mill):
 def test_csv_is_streamed_in_pieces(app, mill, make_user):
     from flask_login import login_user
 
-    from app.blueprints.machines.history import CSV_CHUNK
+    from app.blueprints.telemetry.history import CSV_CHUNK
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=i), {"temperature": i}) for i in range(1, 1201)])
-    with app.test_request_context(f"/machines/{mill.id}/readings.csv"):
+    with app.test_request_context(f"/telemetry/machines/{mill.id}/readings.csv"):
         login_user(make_user("viewer"))
-        response = app.view_functions["machines.readings_csv"](machine_id=mill.id)
+        response = app.view_functions["telemetry.readings_csv"](machine_id=mill.id)
         assert response.is_streamed  # a generator, not a body built in memory
         chunks = [chunk for chunk in response.response if chunk]
     assert len(chunks) == 1200 // CSV_CHUNK + 1
@@ -504,7 +504,7 @@ def test_csv_is_streamed_in_pieces(app, mill, make_user):
 def test_csv_bad_range_is_a_plain_400(logged_in, mill, query):
     browser, _ = logged_in("viewer")
 
-    response = browser.get(f"/machines/{mill.id}/readings.csv?{query}")
+    response = browser.get(f"/telemetry/machines/{mill.id}/readings.csv?{query}")
 
     assert response.status_code == 400
     assert response.mimetype == "text/plain"
@@ -519,19 +519,28 @@ def test_an_operator_of_another_machine_gets_403(logged_in, make_machine, mill_t
     other = make_machine(machine_type=mill_type())
 
     for path in ("history", "readings", "readings.csv"):
-        assert browser.get(f"/machines/{mine.id}/{path}").status_code == 200, path
-        assert browser.get(f"/machines/{other.id}/{path}").status_code == 403, path
-    assert browser.get("/machines/999999/history").status_code == 404
+        assert browser.get(f"/telemetry/machines/{mine.id}/{path}").status_code == 200, path
+        assert browser.get(f"/telemetry/machines/{other.id}/{path}").status_code == 403, path
+    assert browser.get("/telemetry/machines/999999/history").status_code == 404
+
+
+def test_old_history_urls_redirect_to_telemetry_with_their_query(logged_in, mill):
+    """Chart, readings and CSV links saved before they moved to /telemetry still work."""
+    browser, _ = logged_in("viewer")
+    for path in ("history?range=24h", "readings?before=x", "readings.csv"):
+        response = browser.get(f"/machines/{mill.id}/{path}")
+        assert response.status_code == 308, path
+        assert response.headers["Location"] == f"/telemetry/machines/{mill.id}/{path}"
 
 
 def test_empty_states_before_any_reading(logged_in, mill):
     browser, _ = logged_in("viewer")
 
-    page = text_of(browser.get(f"/machines/{mill.id}/history"))
+    page = text_of(browser.get(f"/telemetry/machines/{mill.id}/history"))
     assert "No readings yet." in page                  # the latest values
     assert "No readings in this range." in page        # the chart
     assert "chart-data" not in page
-    readings = text_of(browser.get(f"/machines/{mill.id}/readings"))
+    readings = text_of(browser.get(f"/telemetry/machines/{mill.id}/readings"))
     assert "No readings yet." in readings and "<table class=\"readings-table\"" not in readings
 
 
@@ -539,7 +548,7 @@ def test_a_type_without_chartable_metrics(logged_in, make_machine, make_machine_
     browser, _ = logged_in("viewer")
     machine = make_machine(machine_type=make_machine_type(metrics=()))
 
-    html = text_of(browser.get(f"/machines/{machine.id}/history"))
+    html = text_of(browser.get(f"/telemetry/machines/{machine.id}/history"))
 
     assert "Nothing to chart." in html
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.blueprints.api.ingest import signature_for
-from app.blueprints.machines.ingest import ingest
-from app.blueprints.machines.models import MachineState, Reading
-from app.extensions import db
+from app.blueprints.telemetry.ingest import ingest
+from app.blueprints.telemetry.models import MachineState, Reading
+from app.core.extensions import db
 
 METRICS = (("temperature", "Temperature", "°C", 20, 70), ("speed", "Speed", "rpm", 0, 15000))
 

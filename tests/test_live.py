@@ -5,7 +5,7 @@ import pytest
 from simple_websocket import Client, ConnectionClosed
 
 from app.blueprints.machines import services
-from app.extensions import db
+from app.core.extensions import db
 from tests.helpers import session_cookie as _session_cookie
 
 pytestmark = pytest.mark.live

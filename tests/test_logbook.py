@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from app.blueprints.logbook import services
 from app.blueprints.logbook.models import Issue, IssueEvent, Remedy
 from app.blueprints.production.models import Downtime
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
 from tests.helpers import redirect_path, text_of
 
 

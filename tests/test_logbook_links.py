@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.blueprints.logbook.models import Issue
 from app.blueprints.tasks import services as tasks
-from app.extensions import db
+from app.core.extensions import db
 from tests.helpers import redirect_path, text_of
 
 FORM = {"category": "mechanical", "description": "Belt squeals", "priority": "medium",

@@ -7,8 +7,8 @@ import pytest
 from app.blueprints.logbook import metrics
 from app.blueprints.logbook.models import Issue
 from app.blueprints.production.models import Downtime
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.extensions import db
+from app.core.models import utcnow
 from tests.helpers import text_of
 
 # 30 days ending 30 Jun 2030 12:00 UTC: from 1 Jun 00:00, 29 days + 12 h = 708 hours.

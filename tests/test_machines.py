@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.blueprints.machines import fixtures
 from app.blueprints.machines.models import Department, Line, Machine, MachineType, Metric
-from app.errors import ValidationFailed
-from app.extensions import db
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
 from tests.helpers import redirect_path, text_of
 
 

@@ -4,7 +4,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.extensions import db
+from app.core.extensions import db
 from app.schema import include_object
 
 

@@ -24,8 +24,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from app.blueprints.machines.models import Reading
-from app.extensions import db
+from app.blueprints.telemetry.models import Reading
+from app.core.extensions import db
 
 BROKER = ("127.0.0.1", 1883)
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,9 +211,9 @@ def test_a_reading_naming_another_machine_is_rejected_and_the_next_is_stored(
     ("mqtt://127.0.0.1", "plant/+", "no + or #"),
 ])
 def test_the_cli_refuses_bad_settings(app, url, prefix, message):
-    from app.blueprints.machines import mqtt_cli  # noqa: F401  (registers `machines mqtt`)
+    from app.blueprints.telemetry import cli as mqtt_cli  # noqa: F401  (registers `machines mqtt`)
 
-    args = ["machines", "mqtt", "--url", url] + (["--prefix", prefix] if prefix else [])
+    args = ["telemetry", "mqtt", "--url", url] + (["--prefix", prefix] if prefix else [])
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 2
     assert message in result.output

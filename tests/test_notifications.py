@@ -4,7 +4,7 @@ import pytest
 
 from app.blueprints.notifications import services
 from app.blueprints.notifications.models import Notification
-from app.extensions import db
+from app.core.extensions import db
 from app.realtime import pending_events
 from tests.helpers import open_socket, receive_until, text_of
 

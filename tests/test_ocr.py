@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.blueprints.logbook.alarm_codes import find_alarm_codes
 from app.blueprints.logbook.attachments import save_upload
 from app.blueprints.logbook.models import Issue
-from app.extensions import db
+from app.core.extensions import db
 from app.integrations import ocr
 from app.jobs.ocr import read_attachment
 

@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.blueprints.machines.models import MachineState, PollCycle, Reading
-from app.extensions import db, redis_client
+from app.blueprints.telemetry import poll
+from app.blueprints.telemetry.models import MachineState, PollCycle, Reading
+from app.core.extensions import db, redis_client
 from app.jobs import polling
 
 
@@ -57,9 +58,9 @@ def vendor():
 
 @pytest.fixture(autouse=True)
 def _free_poll_lock(app):
-    redis_client().delete(polling.LOCK_KEY)
+    redis_client().delete(poll.LOCK_KEY)
     yield
-    redis_client().delete(polling.LOCK_KEY)
+    redis_client().delete(poll.LOCK_KEY)
 
 
 @pytest.fixture
@@ -219,8 +220,8 @@ def test_partitions_job_prepares_the_coming_months(app):
 def test_readings_land_in_their_month_partition(app, polled):
     from datetime import UTC, date, datetime
 
-    from app.blueprints.machines.ingest import ingest
-    from app.blueprints.machines.partitions import ensure_partitions
+    from app.blueprints.telemetry.ingest import ingest
+    from app.blueprints.telemetry.partitions import ensure_partitions
 
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("partitioning is PostgreSQL's")

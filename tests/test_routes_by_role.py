@@ -6,8 +6,8 @@ A new route must be added to ROUTES, or test_every_route_is_listed fails.
 import pytest
 
 from app.blueprints.alerts.access import ALERT_READERS
-from app.blueprints.alerts.andon_access import ANSWERERS as ANDON_ANSWERERS
-from app.blueprints.alerts.andon_access import RAISERS as ANDON_RAISERS
+from app.blueprints.andon.access import ANSWERERS as ANDON_ANSWERERS
+from app.blueprints.andon.access import RAISERS as ANDON_RAISERS
 from app.blueprints.auth import roles
 from app.blueprints.logbook.access import REPORTERS, WORKERS
 from app.blueprints.tasks.services import CREATORS as TASK_CREATORS
@@ -45,9 +45,10 @@ ROUTES = {
     "machines.rotate_secret": MANAGERS,
     "machines.subscribe": MANAGERS,
     "machines.unsubscribe": MANAGERS,
-    "machines.history": ALL,
-    "machines.readings": ALL,
-    "machines.readings_csv": ALL,
+    "machines.moved_history": ALL,  # old chart/readings URLs redirect to /telemetry
+    "telemetry.history": ALL,
+    "telemetry.readings": ALL,
+    "telemetry.readings_csv": ALL,
     "machines.types": PLANT,
     "machines.show_type": PLANT,
     "machines.new_type": MANAGERS,
@@ -103,19 +104,19 @@ ROUTES = {
     "alerts.toggle_rule": MANAGERS,
     "alerts.delete_rule": MANAGERS,
     # andon: calls and escalation (the world's call is a stoppage on the target's line)
-    "alerts.andon": ALL,
-    "alerts.andon_machine": ANDON_RAISERS,
-    "alerts.andon_raise": ANDON_RAISERS,
-    "alerts.andon_line": ALL,
-    "alerts.andon_call": ALL,
-    "alerts.andon_photo": ALL,
-    "alerts.andon_acknowledge": ANDON_ANSWERERS,
-    "alerts.andon_resolve": ANDON_ANSWERERS,
-    "alerts.andon_escalation": MANAGERS,
-    "alerts.andon_install_ladder": MANAGERS,
-    "alerts.andon_new_level": MANAGERS,
-    "alerts.andon_edit_level": MANAGERS,
-    "alerts.andon_delete_level": MANAGERS,
+    "andon.index": ALL,
+    "andon.machine": ANDON_RAISERS,
+    "andon.raise_call": ANDON_RAISERS,
+    "andon.line": ALL,
+    "andon.call": ALL,
+    "andon.photo": ALL,
+    "andon.acknowledge": ANDON_ANSWERERS,
+    "andon.resolve": ANDON_ANSWERERS,
+    "andon.ladder": MANAGERS,
+    "andon.install_ladder": MANAGERS,
+    "andon.new_level": MANAGERS,
+    "andon.edit_level": MANAGERS,
+    "andon.delete_level": MANAGERS,
     # tasks: tasks and maintenance plans (the world's task is on the target's line, assigned
     # to nobody, so only managers change its status)
     "tasks.index": ALL,
@@ -144,7 +145,7 @@ def world(make_user, make_machine, make_machine_type, make_line):
     """One of everything a URL can point at; the target user is an operator."""
     from app.blueprints.machines import services
     from app.blueprints.machines.models import Department
-    from app.extensions import db
+    from app.core.extensions import db
 
     machine_type = make_machine_type()
     line = make_line()
@@ -161,14 +162,14 @@ def world(make_user, make_machine, make_machine_type, make_line):
             "machine_code": machine.code, "notification_id": notification.id,
             **_alerts_world(machine, machine_type), **_andon_world(machine),
             **_tasks_world(machine),
-            "filename": "css/app.css", "_line": line}
+            "filename": "css/app.css", "section": "history", "_line": line}
 
 
 def _notification(user):
     """Someone else's notification: every role but its owner gets 404 for it, so the
     table's visitors (never the target) are checked against a notification of their own."""
     from app.blueprints.notifications.models import Notification
-    from app.extensions import db
+    from app.core.extensions import db
 
     notification = Notification(user_id=user.id, kind="alert", title="Hot", url="/")
     db.session.add(notification)
@@ -179,7 +180,7 @@ def _notification(user):
 def _alerts_world(machine, machine_type):
     """URL arguments of the alerts pages: a rule and an alert on the world's machine."""
     from app.blueprints.alerts.models import Alert, AlertRule
-    from app.extensions import db
+    from app.core.extensions import db
 
     rule = AlertRule(name="Hot", kind="threshold", machine_type=machine_type,
                      metric_key=machine_type.metrics[0].key, condition=">", threshold=70,
@@ -197,9 +198,9 @@ def _andon_world(machine):
     from PIL import Image
     from werkzeug.datastructures import FileStorage
 
-    from app.blueprints.alerts.andon import raise_call
-    from app.blueprints.alerts.andon_models import EscalationLevel
-    from app.blueprints.alerts.escalation import save_level
+    from app.blueprints.andon.escalation import save_level
+    from app.blueprints.andon.models import EscalationLevel
+    from app.blueprints.andon.services import raise_call
     from app.blueprints.auth.services import create_account
 
     data = io.BytesIO()
@@ -214,7 +215,7 @@ def _andon_world(machine):
 def _tasks_world(machine):
     """URL arguments of the tasks pages: a task and a plan on the world's machine."""
     from app.blueprints.tasks.models import MaintenancePlan, Task
-    from app.extensions import db
+    from app.core.extensions import db
 
     plan = MaintenancePlan(machine=machine, title="Monthly service", every_days=30)
     task = Task(machine=machine, title="Check the belt", plan=plan)
@@ -231,7 +232,7 @@ def _issue_with_photo(machine, reporter):
 
     from app.blueprints.logbook.attachments import save_upload
     from app.blueprints.logbook.models import Issue
-    from app.extensions import db
+    from app.core.extensions import db
 
     issue = Issue(machine=machine, category="alarm", title="Spindle alarm",
                   description="Alarm on the screen", reported_by=reporter)
@@ -296,11 +297,11 @@ def test_route_access(app, world, role, browser, make_user):
 
 
 def test_a_service_refusal_is_a_403_page_and_keeps_nothing(app, make_machine):
-    """Services raise app.errors.Forbidden (views check first; this is the backstop); one
+    """Services raise app.core.errors.Forbidden (views check first; this is the backstop); one
     app-wide handler rolls the request's work back and answers with the 403 page."""
     from app.blueprints.tasks.models import Task
-    from app.errors import Forbidden
-    from app.extensions import db
+    from app.core.errors import Forbidden
+    from app.core.extensions import db
 
     machine = make_machine()
     with app.test_request_context("/tasks/"):

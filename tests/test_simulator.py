@@ -14,13 +14,14 @@ import requests
 from sqlalchemy import select
 
 from app.blueprints.machines import fixtures
-from app.blueprints.machines.ingest import check_values
-from app.blueprints.machines.models import Machine, MachineState, Reading
+from app.blueprints.machines.models import Machine
+from app.blueprints.telemetry.ingest import check_values
+from app.blueprints.telemetry.models import MachineState, Reading
+from app.core.extensions import db
 from app.demo import PLANT
-from app.extensions import db
-from app.simulator.machines import load_specs, spec_for
-from app.simulator.server import Pusher, Refresher, Server, create_vendor_app
-from app.simulator.signals import (
+from tools.simulator.machines import load_specs, spec_for
+from tools.simulator.server import Pusher, Refresher, Server, create_vendor_app
+from tools.simulator.signals import (
     TICK_SECONDS,
     MachineSpec,
     MetricSpec,
@@ -28,7 +29,7 @@ from app.simulator.signals import (
     is_temperature,
     is_vibration,
 )
-from app.simulator.subscriptions import SubscriptionStore
+from tools.simulator.subscriptions import SubscriptionStore
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -407,8 +408,9 @@ def test_a_signed_push_is_accepted_and_stored_by_floorline(live_server, served, 
 def test_the_poll_job_against_the_simulator(served, clock):
     """The demo plant polled through the simulator's data URLs: all stored, then the silent
     machine is marked unreachable with the vendor's answer, and recovers."""
-    from app.blueprints.machines.models import MachineState
-    from app.extensions import redis_client
+    from app.blueprints.telemetry import poll
+    from app.blueprints.telemetry.models import MachineState
+    from app.core.extensions import redis_client
     from app.jobs import polling
 
     fixtures.load(PLANT.read_text(encoding="utf-8"))
@@ -417,7 +419,7 @@ def test_the_poll_job_against_the_simulator(served, clock):
     for machine in polled:  # the plant file points at port 8100; this simulator is elsewhere
         machine.data_url = machine.data_url.replace("http://127.0.0.1:8100", url)
     db.session.commit()
-    redis_client().delete(polling.LOCK_KEY)
+    redis_client().delete(poll.LOCK_KEY)
     first = polling.poll_machines()
     assert first["machines"] == len(polled) == 7
     assert first["failures"] == 0 and first["stored"] == 7

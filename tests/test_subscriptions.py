@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from app.blueprints.machines import services
-from app.extensions import db
+from app.core.extensions import db
 from app.integrations import vendor
 from app.integrations.vendor import VendorError
-from app.simulator.machines import spec_for
-from app.simulator.server import Server, create_vendor_app
-from app.simulator.signals import Plant
-from app.simulator.subscriptions import SubscriptionStore
+from tools.simulator.machines import spec_for
+from tools.simulator.server import Server, create_vendor_app
+from tools.simulator.signals import Plant
+from tools.simulator.subscriptions import SubscriptionStore
 
 
 class FakeVendor:
@@ -236,7 +236,7 @@ def test_cli_with_the_vendor_down(app, vendor_down, make_machine):
 def test_manager_subscribes_and_unsubscribes_from_the_machine_page(
         logged_in, fake_vendor, make_machine):
     from app.blueprints.machines.models import Machine
-    from app.extensions import db
+    from app.core.extensions import db
     from tests.helpers import redirect_path, text_of
 
     machine = make_machine(code="BTN-1", vendor_id="btn_vendor_1")

@@ -5,7 +5,7 @@ a manager's open board follows without a reload."""
 import pytest
 
 from app.blueprints.tasks import services
-from app.extensions import db
+from app.core.extensions import db
 from tests.browser_support import LIVE_TIMEOUT, TAP, log_in, require_chromium
 
 require_chromium()

@@ -3,7 +3,7 @@
 import pytest
 
 from app.blueprints.tasks import services
-from app.extensions import db
+from app.core.extensions import db
 from tests.helpers import open_socket, receive_until
 
 pytestmark = pytest.mark.live

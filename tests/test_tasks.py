@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.ingest import ingest
 from app.blueprints.machines.models import Metric
 from app.blueprints.notifications.models import Notification
 from app.blueprints.tasks import plans, services
 from app.blueprints.tasks.models import MaintenancePlan, Task, TaskEvent
-from app.extensions import db
+from app.blueprints.telemetry.ingest import ingest
+from app.core.extensions import db
 from tests.helpers import redirect_path, text_of
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -276,7 +276,7 @@ def test_filters_in_the_url(browser, people, make_machine):
 def test_badge_counts_my_open_tasks(people):
     _task(people["machine"], assignees=[people["operator"]])
     _task(people["machine"], assignees=[people["operator"], people["manager"]])
-    from app.badges import COUNTERS
+    from app.core.badges import COUNTERS
 
     assert COUNTERS["tasks"](people["operator"]) == 2
     assert COUNTERS["tasks"](people["outsider"]) == 0

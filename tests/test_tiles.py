@@ -6,9 +6,10 @@ import pytest
 from simple_websocket import Client
 
 from app.blueprints.machines import services
-from app.blueprints.machines.ingest import ingest
-from app.blueprints.machines.models import MachineState, Metric
-from app.extensions import db
+from app.blueprints.machines.models import Metric
+from app.blueprints.telemetry.ingest import ingest
+from app.blueprints.telemetry.models import MachineState
+from app.core.extensions import db
 from tests.helpers import text_of
 from tests.test_live import _session_cookie, _ws_url
 

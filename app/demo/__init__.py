@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from app.blueprints.auth import roles
 from app.blueprints.auth import services as auth_services
 from app.blueprints.machines import fixtures
 from app.blueprints.machines.models import Line, Machine
-from app.extensions import db
+from app.core.extensions import db
 
 PLANT = Path(__file__).with_name("plant.json")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-floor-2026")
@@ -32,6 +33,14 @@ DEMO_USERS = (
 )
 
 demo_cli = AppGroup("demo", help="The demo plant.")
+# The data URLs in plant.json name the simulator's default address.
+SIMULATOR_DEFAULT_URL = "http://127.0.0.1:8100"
+
+
+def demo_plant_json():
+    """plant.json with its data URLs at this checkout's simulator (VENDOR_API_URL)."""
+    vendor = current_app.config["VENDOR_API_URL"].rstrip("/")
+    return PLANT.read_text(encoding="utf-8").replace(SIMULATOR_DEFAULT_URL, vendor)
 
 
 def load_users():
@@ -52,8 +61,8 @@ def load_users():
 def load_reactions():
     """Alert rules, the andon ladder and maintenance plans for the demo plant (idempotent;
     after the users, since rules and plans name the admin as their author)."""
-    from app.blueprints.alerts import andon_demo
     from app.blueprints.alerts import demo as alerts_demo
+    from app.blueprints.andon import demo as andon_demo
     from app.blueprints.tasks import demo as tasks_demo
 
     return {"rules": len(alerts_demo.seed_demo()), "levels": andon_demo.seed_demo(),
@@ -63,7 +72,7 @@ def load_reactions():
 @demo_cli.command("load")
 def load_command():
     """Load the demo plant and demo users (idempotent) and print the logins."""
-    counts = fixtures.load(PLANT.read_text(encoding="utf-8"))
+    counts = fixtures.load(demo_plant_json())
     created = load_users()
     reactions = load_reactions()
     db.session.commit()

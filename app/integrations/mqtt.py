@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.blueprints.machines.ingest import find_machines, ingest
-from app.extensions import db
+from app.blueprints.telemetry.ingest import find_machines, ingest
+from app.core.extensions import db
 
 log = logging.getLogger(__name__)
 

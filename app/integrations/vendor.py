@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import normalize_code
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.extensions import db
+from app.core.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,13 @@ from rq import Retry, get_current_job
 from sqlalchemy import select
 
 from app.blueprints.logbook.models import Issue, Remedy
-from app.extensions import db
+from app.core.extensions import db
+from app.core.models import utcnow
 from app.integrations import ai
-from app.jobs import job
-from app.jobs.queue import enqueue_after_commit
-from app.models_base import utcnow
 from app.realtime import publish_after_commit
+
+from . import job
+from .queue import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 

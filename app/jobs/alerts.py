@@ -2,7 +2,7 @@
 
 import logging
 
-from app.extensions import db
+from app.core.extensions import db
 
 from . import job
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def check_offline_machines():
     """Raise offline alerts; safe to run twice (one open alert per rule and machine)."""
     from app.blueprints.alerts.evaluation import check_offline
-    from app.models_base import utcnow
+    from app.core.models import utcnow
 
     changed = check_offline(utcnow())
     db.session.commit()

@@ -3,7 +3,7 @@
 import logging
 
 from app.blueprints.auth import services as auth_services
-from app.extensions import db
+from app.core.extensions import db
 
 from . import job
 
@@ -22,7 +22,7 @@ def prune_login_attempts():
 @job
 def ensure_reading_partitions():
     """Keep this month's and the next two months' readings partitions ready (PostgreSQL)."""
-    from app.blueprints.machines.partitions import ensure_partitions
+    from app.blueprints.telemetry.partitions import ensure_partitions
 
     created = ensure_partitions(db.session.connection())
     db.session.commit()

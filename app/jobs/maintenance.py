@@ -2,7 +2,7 @@
 
 import logging
 
-from app.extensions import db
+from app.core.extensions import db
 
 from . import job
 

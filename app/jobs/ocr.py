@@ -5,7 +5,7 @@ import logging
 from app.blueprints.logbook import attachments as attachment_services
 from app.blueprints.logbook.alarm_codes import find_alarm_codes
 from app.blueprints.logbook.models import Attachment
-from app.extensions import db
+from app.core.extensions import db
 from app.integrations import ocr
 from app.realtime import publish_after_commit
 

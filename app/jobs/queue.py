@@ -8,8 +8,8 @@ import logging
 
 from redis.exceptions import RedisError
 
-from app.after_commit import after_commit
-from app.extensions import job_queue
+from app.core.after_commit import after_commit
+from app.core.extensions import job_queue
 
 log = logging.getLogger(__name__)
 

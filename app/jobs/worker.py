@@ -17,7 +17,7 @@ JOB_MODULES = ("ai", "alerts", "andon", "housekeeping", "maintenance", "ocr", "p
 class WarmWorker(Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from app.jobs import worker_app
+        from . import worker_app
 
         for name in JOB_MODULES:
             importlib.import_module(f"app.jobs.{name}")
@@ -25,8 +25,9 @@ class WarmWorker(Worker):
 
     def main_work_horse(self, job, queue):
         # A pooled connection the parent may hold must never be shared with a child.
-        from app.extensions import db
-        from app.jobs import worker_app
+        from app.core.extensions import db
+
+        from . import worker_app
 
         with worker_app().app_context():
             for engine in db.engines.values():

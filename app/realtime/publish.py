@@ -6,8 +6,8 @@ import logging
 from flask import current_app
 from redis.exceptions import RedisError
 
-from app.after_commit import after_commit, pending
-from app.extensions import redis_client
+from app.core.after_commit import after_commit, pending
+from app.core.extensions import redis_client
 
 log = logging.getLogger(__name__)
 

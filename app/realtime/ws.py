@@ -7,7 +7,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from app.blueprints.auth.models import User
-from app.extensions import db, sock
+from app.core.extensions import db, sock
 
 from .hub import hub_for
 from .renderers import render_event, render_globals, render_resync

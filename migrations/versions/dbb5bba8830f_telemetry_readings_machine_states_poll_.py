@@ -61,7 +61,7 @@ def upgrade():
     if bind.dialect.name == 'postgresql':
         # Readings outside the prepared months land here rather than failing the insert.
         op.execute('CREATE TABLE readings_default PARTITION OF readings DEFAULT')
-        from app.blueprints.machines.partitions import ensure_partitions
+        from app.blueprints.telemetry.partitions import ensure_partitions
         ensure_partitions(bind)
     with op.batch_alter_table('machines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('subscription_id', sa.String(length=120), nullable=True))

@@ -1,13 +1,14 @@
-"""Alerts domain: alert rules and alerts (/alerts), andon calls and escalation (/andon)."""
+"""Alerts domain: alert rules and the alerts they raise (/alerts)."""
 
 from flask import Blueprint
 
-bp = Blueprint("alerts", __name__)
+from app.blueprints.auth import roles
+from app.core.navigation import nav_entry
 
-from . import andon_models, models  # noqa: E402,F401
+bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+nav_entry(30, "Alerts", "alerts.index", roles.MANAGERS | roles.MACHINE_BOUND, badge="alerts")
+
+from . import models  # noqa: E402,F401
 
 # isort: split
 from . import access, evaluation, live, views  # noqa: E402,F401
-
-# isort: split
-from . import andon_live, andon_views  # noqa: E402,F401

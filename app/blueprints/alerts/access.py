@@ -4,7 +4,7 @@
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403
 from app.blueprints.machines import services as machine_services
-from app.extensions import db
+from app.core.extensions import db
 
 from .models import Alert, AlertRule
 

@@ -6,14 +6,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import delete, false, func, select
 from sqlalchemy.orm import selectinload
 
-from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.blueprints.notifications.services import people_of_machine
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.badges import badge_counter, publish_badges
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
+from app.core.models import utcnow
 from app.realtime import publish_after_commit
 
 from .access import can_acknowledge, can_close, can_comment

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
 from app.blueprints.machines.models import MachineType
-from app.extensions import db
+from app.core.extensions import db
 
 from .models import AlertRule
 from .rules import save_rule

@@ -10,12 +10,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.badges import publish_badges
-from app.blueprints.machines.models import Machine, MachineState
-from app.blueprints.machines.reactions import on_readings
+from app.blueprints.machines.models import Machine
 from app.blueprints.notifications.services import link, notify, people_of_machine
-from app.extensions import db
-from app.models_base import as_utc
+from app.blueprints.telemetry.models import MachineState
+from app.blueprints.telemetry.reactions import on_readings
+from app.core.badges import publish_badges
+from app.core.extensions import db
+from app.core.models import as_utc
 from app.realtime import publish_after_commit
 
 from .models import Alert, AlertCondition, AlertEvent

@@ -10,7 +10,7 @@ alert's own page.
 from flask import current_app, render_template
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.realtime import live_renderer, live_resync
 
 from .access import can_acknowledge, can_see_alert

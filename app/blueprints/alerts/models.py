@@ -2,9 +2,9 @@
 
 from sqlalchemy import text
 
-from app.blueprints.machines.models import JSONValue
-from app.extensions import db
-from app.models_base import ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.blueprints.telemetry.models import JSONValue
+from app.core.extensions import db
+from app.core.models import ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 # threshold: a metric compared with a value; battery: the battery metric below a level;
 # sensor_fault: a boolean fault flag is true; offline: no reading for N poll intervals.

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 
 from app.blueprints.machines.models import Machine, MachineType
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.models import utcnow
 
 from .models import CONDITIONS, RULE_KINDS, SEVERITIES, Alert, AlertCondition, AlertRule
 

@@ -6,10 +6,10 @@ from flask_login import current_user
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine, MachineType
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import ConfirmForm, form_status, save_form
-from app.htmx import is_htmx, redirect_for_htmx, render_page
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import alert_services, bp, rules
 from .access import (
@@ -32,7 +32,7 @@ def _page_number():
 
 # --- alerts -------------------------------------------------------------------------------
 
-@bp.get("/alerts")
+@bp.get("/")
 @roles_required(*ALERT_READERS)
 def index():
     filters = alert_services.parse_filters(request.args)
@@ -56,7 +56,7 @@ def _show(alert, comment_form=None, close_form=None, status=200):
         describe=rules.describe, fmt=rules.format_value)
 
 
-@bp.get("/alerts/<int:alert_id>")
+@bp.get("/<int:alert_id>")
 @roles_required(*ALERT_READERS)
 def show(alert_id):
     return _show(load_alert(alert_id))
@@ -79,7 +79,7 @@ bp.add_app_template_global(can_acknowledge, "can_acknowledge_alert")
 bp.add_app_template_global(can_see_alert, "can_see_alert")
 
 
-@bp.post("/alerts/<int:alert_id>/acknowledge")
+@bp.post("/<int:alert_id>/acknowledge")
 @roles_required(*ALERT_READERS)
 def acknowledge(alert_id):
     alert = load_alert(alert_id)
@@ -105,7 +105,7 @@ def _acknowledge_row(alert):
     return render_page("alerts/_row.html", alert=db.session.get(Alert, alert.id))
 
 
-@bp.post("/alerts/<int:alert_id>/comment")
+@bp.post("/<int:alert_id>/comment")
 @roles_required(*ALERT_READERS)
 def comment(alert_id):
     alert = load_alert(alert_id)
@@ -119,7 +119,7 @@ def comment(alert_id):
     return _show(alert, comment_form=form, status=form_status(form))
 
 
-@bp.post("/alerts/<int:alert_id>/close")
+@bp.post("/<int:alert_id>/close")
 @managers_only
 def close(alert_id):
     alert = load_alert(alert_id)
@@ -131,7 +131,7 @@ def close(alert_id):
                 "Alert closed.")
 
 
-@bp.post("/alerts/<int:alert_id>/task")
+@bp.post("/<int:alert_id>/task")
 @managers_only
 def create_task(alert_id):
     alert = load_alert(alert_id)
@@ -143,7 +143,7 @@ def create_task(alert_id):
 
 # --- rules --------------------------------------------------------------------------------
 
-@bp.get("/alerts/rules", endpoint="rules")
+@bp.get("/rules", endpoint="rules")
 @roles_required(*ALERT_READERS)
 def rules_index():
     page = rules.list_rules(_page_number(), current_app.config["PAGE_SIZE"])
@@ -201,7 +201,7 @@ def _rule_saved(rule):
     return redirect_for_htmx(url) if is_htmx() else redirect(url)
 
 
-@bp.route("/alerts/rules/new", methods=["GET", "POST"])
+@bp.route("/rules/new", methods=["GET", "POST"])
 @managers_only
 def new_rule():
     form, rule = _rule_form(), AlertRule()
@@ -211,7 +211,7 @@ def new_rule():
                        status=form_status(form), form=form, rule=None)
 
 
-@bp.route("/alerts/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
 @managers_only
 def edit_rule(rule_id):
     rule = load_rule(rule_id)
@@ -222,7 +222,7 @@ def edit_rule(rule_id):
                        status=form_status(form), form=form, rule=rule)
 
 
-@bp.get("/alerts/rules/metrics")
+@bp.get("/rules/metrics")
 @managers_only
 def rule_metrics():
     """The metric field for the chosen type or machine (the rule form's htmx helper)."""
@@ -233,7 +233,7 @@ def rule_metrics():
     return render_page("alerts/_metric_field.html", form=form)
 
 
-@bp.post("/alerts/rules/<int:rule_id>/toggle")
+@bp.post("/rules/<int:rule_id>/toggle")
 @managers_only
 def toggle_rule(rule_id):
     rule = load_rule(rule_id)
@@ -245,7 +245,7 @@ def toggle_rule(rule_id):
     return redirect(url_for(".rules"))
 
 
-@bp.route("/alerts/rules/<int:rule_id>/delete", methods=["GET", "POST"])
+@bp.route("/rules/<int:rule_id>/delete", methods=["GET", "POST"])
 @managers_only
 def delete_rule(rule_id):
     rule = load_rule(rule_id)

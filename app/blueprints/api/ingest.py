@@ -6,8 +6,8 @@ import json
 
 from flask import current_app, jsonify, request
 
-from app.blueprints.machines import ingest as telemetry
-from app.extensions import csrf, db
+from app.blueprints.telemetry import ingest as telemetry
+from app.core.extensions import csrf, db
 
 from . import bp
 from .errors import ApiError

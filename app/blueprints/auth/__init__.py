@@ -1,5 +1,12 @@
 from flask import Blueprint
 
+from app.core.navigation import nav_entry
+
 bp = Blueprint("auth", __name__)
+
+from . import roles  # noqa: E402
+
+nav_entry(90, "People", "auth.users", roles.MANAGERS,
+          ("auth.users", "auth.show_user", "auth.new_user", "auth.edit_assignments"))
 
 from . import views  # noqa: E402,F401

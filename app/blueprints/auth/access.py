@@ -26,7 +26,7 @@ def roles_required(*allowed):
 def get_or_403(model, ident, may_see):
     """The row, or 404; 403 when `may_see(current_user, row)` says the user may not see it.
     Every domain's `load_*` goes through here so the order (exists, then allowed) is one."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     row = db.get_or_404(model, ident)
     if not may_see(current_user, row):

@@ -1,8 +1,8 @@
 import click
 from flask.cli import AppGroup
 
-from app.errors import ValidationFailed
-from app.extensions import db
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
 
 from . import roles, services
 

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from app.forms import MultiCheckboxField
+from app.core.forms import MultiCheckboxField
 
 from . import roles
 

@@ -1,7 +1,7 @@
 from flask_login import UserMixin
 
-from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime, utcnow
+from app.core.extensions import db
+from app.core.models import TimestampMixin, UTCDateTime, utcnow
 
 from . import roles
 

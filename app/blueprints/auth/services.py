@@ -10,9 +10,9 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
+from app.core.models import utcnow
 
 from . import roles
 from .models import LoginAttempt, User

@@ -5,10 +5,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import ConfirmForm, form_errors_to_fields, form_status, save_form
-from app.htmx import render_page
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import ConfirmForm, form_errors_to_fields, form_status, save_form
+from app.core.htmx import render_page
 
 from . import bp, roles, services
 from .access import managers_only

@@ -5,8 +5,9 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.models import Line, Machine, MachineType, PollCycle
-from app.extensions import db
+from app.blueprints.machines.models import Line, Machine, MachineType
+from app.blueprints.telemetry.models import PollCycle
+from app.core.extensions import db
 
 # Everything a tile shows, loaded in a fixed number of queries however many machines.
 TILE_LOAD = (selectinload(Machine.state),
@@ -57,7 +58,7 @@ def last_poll():
     """The latest poll cycle that ran, and how many were skipped in the last hour."""
     from datetime import timedelta
 
-    from app.models_base import utcnow
+    from app.core.models import utcnow
 
     cycle = db.session.scalars(select(PollCycle).where(PollCycle.skipped.is_(False))
                                .order_by(PollCycle.started_at.desc()).limit(1)).first()

@@ -2,7 +2,7 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.htmx import render_page
+from app.core.htmx import render_page
 
 from . import bp, services
 

@@ -1,6 +1,10 @@
 from flask import Blueprint
 
+from app.blueprints.auth import roles
+from app.core.navigation import nav_entry
+
 bp = Blueprint("logbook", __name__, url_prefix="/logbook")
+nav_entry(60, "Logbook", "logbook.index", roles.EVERYONE)
 
 from app.blueprints.production import models as _production_models  # noqa: E402,F401
 

@@ -20,10 +20,10 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import ConfirmForm
-from app.htmx import dom_id, is_htmx, render_page
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import ConfirmForm
+from app.core.htmx import dom_id, is_htmx, render_page
 from app.realtime import live_renderer
 
 from . import attachments as services

@@ -7,7 +7,7 @@ extension names the same kind (a photo as .jpg/.jpeg/.png/.gif, a video as
 Files are written to a temporary name in UPLOAD_DIR while they are checked and renamed to
 their final random name only once they pass. The names written in a transaction are kept
 on the session: if it ends without a commit, the files are removed; files of deleted rows
-are removed only after the delete commits (app.after_commit). `remove_orphaned_files()`
+are removed only after the delete commits (app.core.after_commit). `remove_orphaned_files()`
 sweeps anything left over (a process killed between rename and commit).
 
 Services flush but never commit.
@@ -26,9 +26,9 @@ from flask_sqlalchemy.session import Session
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event, func, select
 
-from app.after_commit import after_commit
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
+from app.core.after_commit import after_commit
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
 from app.jobs.queue import enqueue_after_commit
 
 from .access import WORKERS, can_see_issue

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.blueprints.machines.models import Machine
-from app.extensions import db
+from app.core.extensions import db
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 

@@ -7,11 +7,11 @@ the object exists, is on a machine the reporter may see and on the issue's machi
 from flask import url_for
 
 from app.blueprints.machines import services as machine_services
-from app.extensions import db
+from app.core.extensions import db
 
 LINKABLE = ("alert", "andon", "task")
 LABELS = {"alert": "Alert", "andon": "Andon call", "task": "Task"}
-ENDPOINTS = {"alert": ("alerts.show", "alert_id"), "andon": ("alerts.andon_call", "call_id"),
+ENDPOINTS = {"alert": ("alerts.show", "alert_id"), "andon": ("andon.call", "call_id"),
              "task": ("tasks.show", "task_id")}
 
 
@@ -20,7 +20,7 @@ def _model(source):
         from app.blueprints.alerts.models import Alert
         return Alert
     if source == "andon":
-        from app.blueprints.alerts.andon_models import AndonCall
+        from app.blueprints.andon.models import AndonCall
         return AndonCall
     from app.blueprints.tasks.models import Task
     return Task

@@ -24,8 +24,8 @@ from app.blueprints.auth import roles
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
 from app.blueprints.production.models import Downtime
-from app.extensions import db
-from app.models_base import UTCDateTime, utcnow
+from app.core.extensions import db
+from app.core.models import UTCDateTime, utcnow
 
 from .models import CATEGORIES, STATUSES, Issue
 

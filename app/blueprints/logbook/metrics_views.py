@@ -9,10 +9,10 @@ from werkzeug.routing import BuildError
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.extensions import db
-from app.htmx import is_htmx, render_page
+from app.core.extensions import db
+from app.core.htmx import is_htmx, render_page
+from app.core.models import utcnow
 from app.integrations.ai import ai_configured
-from app.models_base import utcnow
 from app.realtime import live_renderer
 
 from . import bp

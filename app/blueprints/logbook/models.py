@@ -1,8 +1,8 @@
 """The machine-issue logbook: issues, remedies, attachments and their history."""
 
-from app.blueprints.machines.models import JSONValue
-from app.extensions import db
-from app.models_base import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.blueprints.telemetry.models import JSONValue
+from app.core.extensions import db
+from app.core.models import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 CATEGORIES = (("mechanical", "Mechanical"), ("electrical", "Electrical"),
               ("hydraulic", "Hydraulic"), ("pneumatic", "Pneumatic"), ("alarm", "Alarm"),

@@ -17,7 +17,7 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Department, Line, Machine
-from app.extensions import db
+from app.core.extensions import db
 
 from .models import CATEGORIES, PRIORITIES, STATUSES, Issue, Remedy
 

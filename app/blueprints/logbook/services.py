@@ -13,10 +13,10 @@ from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
 from app.blueprints.production import services as production
 from app.blueprints.production.models import Downtime
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
-from app.models_base import utcnow
-from app.workflow import check_transition, next_statuses
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.core.workflow import check_transition, next_statuses
 
 from .access import REPORTERS, can_see_issue, can_work_on
 from .models import CATEGORIES, PRIORITIES, STATUSES, TRANSITIONS, Issue, IssueEvent, Remedy

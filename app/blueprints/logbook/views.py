@@ -23,10 +23,10 @@ from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import form_errors_to_fields, form_status
-from app.htmx import is_htmx, redirect_for_htmx, render_page
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import form_errors_to_fields, form_status
+from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import bp, labels, links, search, services
 from .access import REPORTERS, WORKERS, can_work_on, load_issue

@@ -1,7 +1,7 @@
 import click
 
-from app.errors import ValidationFailed
-from app.extensions import db
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
 
 from . import bp, fixtures
 

@@ -16,8 +16,8 @@ from json.decoder import JSONObject
 
 from sqlalchemy import select
 
-from app.errors import ValidationFailed
-from app.extensions import db
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
 
 from . import services
 from .models import Department, Line, Machine, MachineType, Metric

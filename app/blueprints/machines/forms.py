@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms import MultiCheckboxField
+from app.core.forms import MultiCheckboxField
 
 from .models import MACHINE_STATUSES, METRIC_KINDS, METRIC_ROLES
 

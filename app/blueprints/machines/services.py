@@ -9,8 +9,8 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
-from app.errors import ValidationFailed
-from app.extensions import db
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
 from app.realtime import publish_after_commit
 
 from .models import (

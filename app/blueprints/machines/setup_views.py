@@ -5,10 +5,10 @@ from flask import flash, redirect, request, url_for
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import ConfirmForm, form_status, save_form
-from app.htmx import render_page
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.htmx import render_page
 
 from . import bp, services
 from .forms import DepartmentForm, LineForm, MachineTypeForm, MetricForm

@@ -2,7 +2,7 @@
 
 import click
 
-from app.extensions import db
+from app.core.extensions import db
 from app.integrations import vendor
 
 from . import bp

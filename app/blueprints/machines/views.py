@@ -4,9 +4,9 @@ from flask_login import current_user
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
-from app.extensions import db
-from app.forms import ConfirmForm, form_status, save_form
-from app.htmx import render_page
+from app.core.extensions import db
+from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.htmx import render_page
 
 from . import bp, services
 from .forms import MachineForm
@@ -93,12 +93,21 @@ def new():
 @bp.get("/<int:machine_id>")
 @roles_required(*roles.EVERYONE)
 def show(machine_id):
-    from .history_views import default_chart  # history_views imports this module
+    from app.blueprints.telemetry.views import default_chart  # history_views imports this module
 
     machine = load_machine(machine_id)
     return render_page("machines/show.html", machine=machine,
                        people=services.machine_operators_of(machine),
                        confirm_form=ConfirmForm(), chart=default_chart(machine))
+
+
+@bp.get("/<int:machine_id>/<any(history, readings, 'readings.csv'):section>")
+@roles_required(*roles.EVERYONE)
+def moved_history(machine_id, section):
+    """Chart, readings and CSV moved to /telemetry; bookmarks and saved links still work."""
+    query = request.query_string.decode()
+    return redirect(f"/telemetry/machines/{machine_id}/{section}" + (f"?{query}" if query else ""),
+                    308)
 
 
 @bp.route("/<int:machine_id>/edit", methods=["GET", "POST"])

@@ -3,7 +3,7 @@
 from flask import render_template
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.realtime import live_renderer
 
 from .models import Notification

@@ -1,7 +1,7 @@
 """What concerns one person: new alerts, escalations, tasks assigned or moved."""
 
-from app.extensions import db
-from app.models_base import ChoiceLabel, UTCDateTime, utcnow
+from app.core.extensions import db
+from app.core.models import ChoiceLabel, UTCDateTime, utcnow
 
 NOTIFICATION_KINDS = (("alert", "New alert"), ("escalation", "Escalation"),
                       ("andon", "Andon call"), ("task_assigned", "Task assigned"),

@@ -3,12 +3,12 @@
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
 from app.blueprints.machines.services import machine_operators_of
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.badges import badge_counter, publish_badges
+from app.core.extensions import db
+from app.core.models import utcnow
 from app.realtime import publish_after_commit
 
 from .models import NOTIFICATION_KINDS, Notification

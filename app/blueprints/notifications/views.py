@@ -3,9 +3,9 @@
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db
-from app.forms import ConfirmForm
-from app.htmx import render_page
+from app.core.extensions import db
+from app.core.forms import ConfirmForm
+from app.core.htmx import render_page
 
 from . import bp, services
 from .models import Notification

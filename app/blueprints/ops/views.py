@@ -5,7 +5,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import csrf, db, redis_client
+from app.core.extensions import csrf, db, redis_client
 
 from . import bp
 

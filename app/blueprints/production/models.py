@@ -1,5 +1,5 @@
-from app.extensions import db
-from app.models_base import TimestampMixin, UTCDateTime
+from app.core.extensions import db
+from app.core.models import TimestampMixin, UTCDateTime
 
 DOWNTIME_SOURCES = ("issue", "andon", "manual")
 
@@ -21,6 +21,6 @@ class Downtime(TimestampMixin, db.Model):
 
     @property
     def hours(self):
-        from app.models_base import utcnow
+        from app.core.models import utcnow
         end = self.ended_at or utcnow()
         return (end - self.started_at).total_seconds() / 3600

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models_base import utcnow
+from app.core.extensions import db
+from app.core.models import utcnow
 
 from .models import Downtime
 

@@ -2,7 +2,11 @@
 
 from flask import Blueprint
 
+from app.blueprints.auth import roles
+from app.core.navigation import nav_entry
+
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+nav_entry(50, "Tasks", "tasks.index", roles.EVERYONE, badge="tasks")
 
 # Tasks point at alerts and logbook issues: their models must be known before any query
 # configures the mappers, whichever package a process happens to import first.

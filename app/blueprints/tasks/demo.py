@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
 from app.blueprints.machines.models import Machine
-from app.extensions import db
+from app.core.extensions import db
 
 from .models import MaintenancePlan
 from .plans import save_plan

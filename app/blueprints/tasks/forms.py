@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.forms import MultiCheckboxField
+from app.core.forms import MultiCheckboxField
 
 from .models import TASK_PRIORITIES
 

@@ -2,9 +2,9 @@
 
 from flask import render_template
 
-from app.extensions import db
-from app.forms import ConfirmForm
-from app.models_base import as_utc
+from app.core.extensions import db
+from app.core.forms import ConfirmForm
+from app.core.models import as_utc
 from app.realtime import live_renderer, live_resync
 
 from . import services

@@ -11,9 +11,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.blueprints.machines.reactions import on_readings
-from app.extensions import db
-from app.models_base import as_utc, utcnow
+from app.blueprints.telemetry.reactions import on_readings
+from app.core.extensions import db
+from app.core.models import as_utc, utcnow
 
 from .models import MaintenancePlan
 from .plans import counter_metric, make_due_tasks, meters, running_metric

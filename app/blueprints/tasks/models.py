@@ -1,7 +1,7 @@
 """Maintenance tasks, the plans that make them, and every status change with who and when."""
 
-from app.extensions import db
-from app.models_base import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.core.extensions import db
+from app.core.models import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
 
 TASK_SOURCES = (("manual", "By hand"), ("rule", "Alert rule"), ("alert", "Alert"),
                 ("plan", "Maintenance plan"), ("issue", "Logbook issue"))

@@ -7,11 +7,11 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import ConfirmForm, form_errors_to_fields, form_status
-from app.htmx import render_page
-from app.models_base import utcnow
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import ConfirmForm, form_errors_to_fields, form_status
+from app.core.htmx import render_page
+from app.core.models import utcnow
 
 from . import bp, plans
 from .forms import PlanForm

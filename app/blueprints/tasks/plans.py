@@ -13,9 +13,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.machines.models import Machine, MachineType
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
-from app.models_base import as_utc, utcnow
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
+from app.core.models import as_utc, utcnow
 
 from .models import MaintenancePlan, Task
 

@@ -9,20 +9,15 @@ from datetime import timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
-from app import workflow
-from app.badges import badge_counter, publish_badges
 from app.blueprints.auth import roles
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.blueprints.notifications.services import (
-    link,
-    notify,
-    people_of_machine,
-    users_with_roles,
-)
-from app.errors import Forbidden, ValidationFailed
-from app.extensions import db
-from app.models_base import as_utc, utcnow
+from app.blueprints.notifications.services import link, notify, people_of_machine, users_with_roles
+from app.core import workflow
+from app.core.badges import badge_counter, publish_badges
+from app.core.errors import Forbidden, ValidationFailed
+from app.core.extensions import db
+from app.core.models import as_utc, utcnow
 from app.realtime import publish_after_commit
 
 from .models import (

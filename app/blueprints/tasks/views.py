@@ -14,11 +14,11 @@ from app.blueprints.auth.models import User
 from app.blueprints.logbook.access import WORKERS, load_issue
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.errors import ValidationFailed
-from app.extensions import db
-from app.forms import form_errors_to_fields, form_status
-from app.htmx import is_htmx, render_page
-from app.models_base import utcnow
+from app.core.errors import ValidationFailed
+from app.core.extensions import db
+from app.core.forms import form_errors_to_fields, form_status
+from app.core.htmx import is_htmx, render_page
+from app.core.models import utcnow
 
 from . import bp, plans, services
 from .forms import EditTaskForm, StatusForm, TaskForm

@@ -1,0 +1,63 @@
+"""Telemetry rows: stored readings, each machine's latest state, poll cycles."""
+
+from sqlalchemy.dialects.postgresql import JSONB
+
+from app.blueprints.machines.models import Machine
+from app.core.extensions import db
+from app.core.models import UTCDateTime
+
+JSONValue = db.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Reading(db.Model):
+    """A stored reading: only readings whose values changed are kept (see services.ingest).
+
+    The key is (machine, device time), so a reading delivered twice is stored once. On
+    PostgreSQL the table is partitioned by month on `ts` (see the migration and
+    partitions.py); elsewhere it is a plain table with the same key.
+    """
+
+    __tablename__ = "readings"
+
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    ts = db.Column(UTCDateTime(), primary_key=True)
+    received_at = db.Column(UTCDateTime(), nullable=False)
+    values = db.Column(JSONValue, nullable=False)
+    source = db.Column(db.String(16), nullable=False)
+
+    __table_args__ = ({"postgresql_partition_by": "RANGE (ts)"},)
+
+
+class MachineState(db.Model):
+    """The latest state of one machine, so pages never scan the readings."""
+
+    __tablename__ = "machine_states"
+
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    machine = db.relationship(Machine, back_populates="state")
+    values = db.Column(JSONValue, nullable=False, default=dict)
+    reading_ts = db.Column(UTCDateTime())        # device time of the latest stored
+    last_seen_at = db.Column(UTCDateTime())      # any reading, changed or not
+    last_changed_at = db.Column(UTCDateTime())   # when a changed reading arrived
+    # The last values of the type's trend metric, for the tile's sparkline without a query.
+    trend = db.Column(JSONValue, nullable=False, default=list)
+    readings_stored = db.Column(db.BigInteger, nullable=False, default=0)
+    readings_unchanged = db.Column(db.BigInteger, nullable=False, default=0)
+    reachable = db.Column(db.Boolean)                          # None: never polled
+    last_error = db.Column(db.Text)
+    last_polled_at = db.Column(UTCDateTime())
+    poll_failures = db.Column(db.Integer, nullable=False, default=0)
+
+
+class PollCycle(db.Model):
+    """One run of the 20-second poll, kept so people can see it keeps up."""
+
+    __tablename__ = "poll_cycles"
+
+    id = db.Column(db.Integer, primary_key=True)
+    started_at = db.Column(UTCDateTime(), nullable=False, index=True)
+    duration_ms = db.Column(db.Integer, nullable=False, default=0)
+    machines = db.Column(db.Integer, nullable=False, default=0)
+    failures = db.Column(db.Integer, nullable=False, default=0)
+    stored = db.Column(db.Integer, nullable=False, default=0)
+    skipped = db.Column(db.Boolean, nullable=False, default=False)  # the last one still ran

@@ -1,0 +1,1 @@
+"""Tools around Floorline that are not the app: the demo's vendor simulator."""
