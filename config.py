@@ -98,8 +98,9 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get("TEST_DATABASE_URL", "")) or _database_url()
     REDIS_URL = os.environ.get("TEST_REDIS_URL", os.environ.get("REDIS_URL", Config.REDIS_URL))
-    RQ_QUEUE = "floorline-test"
-    LIVE_CHANNEL_PREFIX = "test-live"
+    # Two test runs on one Redis (parallel checkouts) must not hear each other's events.
+    RQ_QUEUE = os.environ.get("TEST_RQ_QUEUE", "floorline-test")
+    LIVE_CHANNEL_PREFIX = os.environ.get("TEST_LIVE_CHANNEL_PREFIX", "test-live")
     WTF_CSRF_ENABLED = True
     # Scrypt at full cost makes every factory user take ~50 ms; tests don't need the cost.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"

@@ -38,12 +38,31 @@ def session_cookie(base_url, username, password=PASSWORD):
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
 
+def ws_url(base_url):
+    return base_url.replace("http://", "ws://") + "/ws"
+
+
+def demo_specs():
+    """The demo plant's machines as the simulator sees them, straight from plant.json."""
+    import json
+
+    from app.demo import PLANT
+    from tools.simulator.signals import MachineSpec, MetricSpec
+
+    data = json.loads(PLANT.read_text(encoding="utf-8"))
+    types = {t["name"]: t for t in data["machine_types"]}
+    return [MachineSpec(m["code"], m["vendor_id"], tuple(
+        MetricSpec(x["key"], x.get("kind", "number"), x.get("min"), x.get("max"),
+                   x.get("role"), x.get("unit", "")) for x in types[m["type"]]["metrics"]))
+        for m in data["machines"]]
+
+
 def open_socket(base_url, username, query=""):
     """A logged-in /ws socket (query e.g. "?resync=notifications") and its first message,
     sent once the server has subscribed: (socket, hello)."""
     from simple_websocket import Client
 
-    ws = Client.connect(base_url.replace("http://", "ws://") + "/ws" + query,
+    ws = Client.connect(ws_url(base_url) + query,
                         headers={"Cookie": session_cookie(base_url, username)})
     hello = ws.receive(timeout=5)
     assert hello is not None and 'id="live-dot"' in hello

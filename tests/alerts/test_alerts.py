@@ -708,7 +708,7 @@ def test_the_simulators_overheating_machine_raises_an_alert_within_a_minute(app)
     from app.blueprints.machines.models import Machine
     from app.blueprints.machines.services import machine_operators_of
     from app.demo import PLANT, load_users
-    from tests.test_simulator import demo_specs
+    from tests.helpers import demo_specs
     from tools.simulator.signals import Plant
 
     fixtures.load(PLANT.read_text())

@@ -10,8 +10,9 @@ from app.blueprints.machines.models import Metric
 from app.blueprints.telemetry.ingest import ingest
 from app.blueprints.telemetry.models import MachineState
 from app.core.extensions import db
+from tests.helpers import session_cookie as _session_cookie
 from tests.helpers import text_of
-from tests.test_live import _session_cookie, _ws_url
+from tests.helpers import ws_url as _ws_url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JOB_MODULES = sorted(p.stem for p in (ROOT / "app" / "jobs").glob("*.py")
                      if p.stem not in ("__init__", "schedule"))
 

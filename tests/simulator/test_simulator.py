@@ -1,6 +1,5 @@
 """The vendor simulator: its signal model over simulated time, its HTTP API, its pushes."""
 
-import json
 import logging
 import re
 import socket
@@ -19,12 +18,11 @@ from app.blueprints.telemetry.ingest import check_values
 from app.blueprints.telemetry.models import MachineState, Reading
 from app.core.extensions import db
 from app.demo import PLANT
+from tests.helpers import demo_specs
 from tools.simulator.machines import load_specs, spec_for
 from tools.simulator.server import Pusher, Refresher, Server, create_vendor_app
 from tools.simulator.signals import (
     TICK_SECONDS,
-    MachineSpec,
-    MetricSpec,
     Plant,
     is_temperature,
     is_vibration,
@@ -35,16 +33,6 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ALLOWED_WORDS = {"die_alignment": {"aligned", "misaligned"}, "status": {"pass", "fail"},
                  "navigation_status": {"en_route", "waiting", "rerouting"}}
-
-
-def demo_specs():
-    """The demo plant's machines as the simulator sees them, straight from plant.json."""
-    data = json.loads(PLANT.read_text(encoding="utf-8"))
-    types = {t["name"]: t for t in data["machine_types"]}
-    return [MachineSpec(m["code"], m["vendor_id"], tuple(
-        MetricSpec(x["key"], x.get("kind", "number"), x.get("min"), x.get("max"),
-                   x.get("role"), x.get("unit", "")) for x in types[m["type"]]["metrics"]))
-        for m in data["machines"]]
 
 
 class Clock:

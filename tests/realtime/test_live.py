@@ -7,12 +7,9 @@ from simple_websocket import Client, ConnectionClosed
 from app.blueprints.machines import services
 from app.core.extensions import db
 from tests.helpers import session_cookie as _session_cookie
+from tests.helpers import ws_url as _ws_url
 
 pytestmark = pytest.mark.live
-
-
-def _ws_url(base_url):
-    return base_url.replace("http://", "ws://") + "/ws"
 
 
 def _open_socket(base_url, username):

@@ -28,7 +28,7 @@ from app.blueprints.telemetry.models import Reading
 from app.core.extensions import db
 
 BROKER = ("127.0.0.1", 1883)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listening(host, port):
