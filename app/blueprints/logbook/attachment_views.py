@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
+from app.core import uploads
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
 from app.core.forms import ConfirmForm
@@ -64,8 +65,8 @@ class AttachmentBox:
         self.remaining = max(0, self.max - self.count)
         self.may_upload = user.role in REPORTERS and can_see_issue(user, issue)
         self.may_read_again = user.role in WORKERS
-        self.accept = services.ACCEPT
-        self.extensions = ", ".join(e.upper() for e in services.ALLOWED_EXTENSIONS)
+        self.accept = uploads.ACCEPT
+        self.extensions = ", ".join(e.upper() for e in uploads.ALLOWED_EXTENSIONS)
         codes = []
         for attachment in self.items:
             for code in attachment.alarm_codes or []:
@@ -113,15 +114,15 @@ def attachments(issue_id):
 @roles_required(*REPORTERS)
 def upload_attachment(issue_id):
     issue = load_issue(issue_id)
-    files = [f for f in request.files.getlist(services.FIELD) if f and f.filename]
+    files = [f for f in request.files.getlist(uploads.FIELD) if f and f.filename]
     try:
         if not files:
-            raise ValidationFailed({services.FIELD: "Choose a photo or video to upload."})
+            raise ValidationFailed({uploads.FIELD: "Choose a photo or video to upload."})
         saved = [services.save_upload(issue, f, current_user) for f in files]
     except ValidationFailed as exc:
         db.session.rollback()  # also removes any file already stored for this request
         return _section(db.session.get(Issue, issue_id), 422,
-                        error=exc.errors.get(services.FIELD) or str(exc))
+                        error=exc.errors.get(uploads.FIELD) or str(exc))
     db.session.commit()
     names = ", ".join(a.original_name for a in saved)
     reading = any(a.kind == "image" for a in saved)
@@ -146,7 +147,7 @@ def attachment_thumbnail(attachment_id):
 
 
 def _send(stored_name, content_type, download_name):
-    path = services.file_path(stored_name)
+    path = uploads.file_path(stored_name)
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=content_type, download_name=download_name,
