@@ -23,7 +23,7 @@ from app.blueprints.auth.access import roles_required
 from app.core import uploads
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm
+from app.core.forms import ConfirmForm, save
 from app.core.htmx import dom_id, is_htmx, render_page
 from app.realtime import live_renderer
 
@@ -115,18 +115,19 @@ def attachments(issue_id):
 def upload_attachment(issue_id):
     issue = load_issue(issue_id)
     files = [f for f in request.files.getlist(uploads.FIELD) if f and f.filename]
-    try:
-        if not files:
-            raise ValidationFailed({uploads.FIELD: "Choose a photo or video to upload."})
-        saved = [services.save_upload(issue, f, current_user) for f in files]
-    except ValidationFailed as exc:
-        db.session.rollback()  # also removes any file already stored for this request
+    saved = save(lambda: _upload(issue, files))
+    if not saved:  # the rollback also removed any file already stored for this request
         return _section(db.session.get(Issue, issue_id), 422,
-                        error=exc.errors.get(uploads.FIELD) or str(exc))
-    db.session.commit()
-    names = ", ".join(a.original_name for a in saved)
-    reading = any(a.kind == "image" for a in saved)
+                        error=saved.error.errors.get(uploads.FIELD) or str(saved.error))
+    names = ", ".join(a.original_name for a in saved.value)
+    reading = any(a.kind == "image" for a in saved.value)
     return _done(issue, f"Added {names}." + (" Reading the text on it…" if reading else ""))
+
+
+def _upload(issue, files):
+    if not files:
+        raise ValidationFailed({uploads.FIELD: "Choose a photo or video to upload."})
+    return [services.save_upload(issue, f, current_user) for f in files]
 
 
 @bp.get("/attachments/<int:attachment_id>")
@@ -166,12 +167,9 @@ def _send(stored_name, content_type, download_name):
 def read_attachment_again(attachment_id):
     attachment = load_attachment(attachment_id)
     issue = attachment.issue
-    try:
-        services.request_ocr(attachment)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _section(issue, 422, error=str(exc))
-    db.session.commit()
+    saved = save(lambda: services.request_ocr(attachment))
+    if not saved:
+        return _section(issue, 422, error=str(saved.error))
     return _done(issue, f"Reading the text on {attachment.original_name} again…", "info")
 
 
@@ -186,8 +184,7 @@ def delete_attachment(attachment_id):
     form = ConfirmForm()
     if form.validate_on_submit():
         name = attachment.original_name
-        services.delete_attachment(current_user, attachment)
-        db.session.commit()
+        save(lambda: services.delete_attachment(current_user, attachment))
         return _done(issue, f"Deleted {name}.")
     what = "photo" if attachment.kind == "image" else "video"
     return render_page("confirm.html", form=form, title=f"Delete this {what}?",
