@@ -4,6 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .errors import ValidationFailed
+from .extensions import db
+
 
 class MultiCheckboxField(SelectMultipleField):
     """Checkboxes instead of a multi-select: usable with a finger on a tablet."""
@@ -37,25 +40,45 @@ def form_errors_to_fields(form, errors):
             form.form_errors.append(message)
 
 
-def save_form(form, save):
-    """Validate, run the service, commit: True when saved.
+class Saved:
+    """What `save()` did: true when it committed. `value` is what the service returned;
+    `error` the ValidationFailed that rolled it back."""
 
-    A service's ValidationFailed rolls back and lands on the form's fields, so the page can
-    show the form again (status 422) with the typed values.
+    def __init__(self, ok, value=None, error=None):
+        self.ok, self.value, self.error = ok, value, error
+
+    def __bool__(self):
+        return self.ok
+
+    @property
+    def message(self):
+        """The refusal in words, for a flash or an error line."""
+        return " ".join(self.error.errors.values()) if self.error else ""
+
+
+def save(action, form=None):
+    """The one way a POST view changes data: run `action` (a service call), commit once.
+
+    A ValidationFailed rolls back (files written for the request go too) and lands on
+    `form`'s fields when there is a form, so the view shows it again with status 422 and
+    the typed values; without one the view flashes `saved.message`.
     """
-    from .errors import ValidationFailed
-    from .extensions import db
-
-    if not form.validate_on_submit():
-        return False
     try:
-        save()
+        value = action()
     except ValidationFailed as exc:
         db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        return False
+        if form is not None:
+            form_errors_to_fields(form, exc.errors)
+        return Saved(False, error=exc)
     db.session.commit()
-    return True
+    return Saved(True, value)
+
+
+def save_form(form, action):
+    """Validate the form, then `save()`: true when saved, false when the form shows again."""
+    if not form.validate_on_submit():
+        return Saved(False)
+    return save(action, form)
 
 
 def form_status(form):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from .extensions import db
@@ -40,6 +41,27 @@ class TimestampMixin:
     created_at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime(), nullable=False, default=utcnow,
                            onupdate=utcnow)
+
+
+class HistoryEventMixin:
+    """One line of a thing's history (an alert's, a task's ...): who did what, and when.
+
+    The subclass adds the key to what it belongs to and the columns only it has; `actor`
+    is None for what Floorline did by itself.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+    kind = db.Column(db.String(24), nullable=False)
+    detail = db.Column(db.Text, nullable=False, default="")
+
+    @declared_attr
+    def actor_id(cls):
+        return db.Column(db.ForeignKey("users.id"))
+
+    @declared_attr
+    def actor(cls):
+        return db.relationship("User")
 
 
 class ChoiceLabel:

@@ -2,9 +2,9 @@
 
 import logging
 
-from app.blueprints.logbook import attachments as attachment_services
 from app.blueprints.logbook.alarm_codes import find_alarm_codes
 from app.blueprints.logbook.models import Attachment
+from app.core import uploads
 from app.core.extensions import db
 from app.integrations import ocr
 from app.realtime import publish_after_commit
@@ -29,7 +29,7 @@ def read_attachment(attachment_id):
     if attachment.kind != "image":
         return "not an image"
     try:
-        path = attachment_services.file_path(attachment.stored_name)
+        path = uploads.file_path(attachment.stored_name)
         if not path.is_file():
             raise ocr.OcrFailed("The stored file is missing.")
         text = ocr.read_text(path)

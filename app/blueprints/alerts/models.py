@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from app.blueprints.telemetry.models import JSONValue
 from app.core.extensions import db
-from app.core.models import ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.core.models import ChoiceLabel, HistoryEventMixin, TimestampMixin, UTCDateTime, utcnow
 
 # threshold: a metric compared with a value; battery: the battery metric below a level;
 # sensor_fault: a boolean fault flag is true; offline: no reading for N poll intervals.
@@ -103,17 +103,11 @@ class Alert(TimestampMixin, db.Model):
     state_label = ChoiceLabel("state", ALERT_STATES)
 
 
-class AlertEvent(db.Model):
+class AlertEvent(HistoryEventMixin, db.Model):
     """An alert's history: raised, cleared, acknowledged, commented, closed — who and when."""
 
     __tablename__ = "alert_events"
 
-    id = db.Column(db.Integer, primary_key=True)
     alert_id = db.Column(db.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False,
                          index=True)
     alert = db.relationship(Alert, back_populates="events")
-    actor_id = db.Column(db.ForeignKey("users.id"))
-    actor = db.relationship("User")
-    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
-    kind = db.Column(db.String(24), nullable=False)
-    detail = db.Column(db.Text, nullable=False, default="")

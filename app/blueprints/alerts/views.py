@@ -6,9 +6,8 @@ from flask_login import current_user
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine, MachineType
-from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import alert_services, bp, rules
@@ -64,14 +63,11 @@ def show(alert_id):
 
 def _act(alert, action, done_message):
     """Run a service on the alert and commit; a refusal becomes a flash message."""
-    try:
-        action()
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(" ".join(exc.errors.values()), "error")
-        return redirect(url_for(".show", alert_id=alert.id))
-    db.session.commit()
-    flash(done_message, "success")
+    saved = save(action)
+    if saved:
+        flash(done_message, "success")
+    else:
+        flash(saved.message, "error")
     return redirect(url_for(".show", alert_id=alert.id))
 
 
@@ -96,12 +92,7 @@ def acknowledge(alert_id):
 def _acknowledge_row(alert):
     """The list's one-tap button: the row comes back, acknowledged (or as it is, if
     someone else was quicker)."""
-    try:
-        alert_services.acknowledge_alert(alert, current_user)
-    except ValidationFailed:
-        db.session.rollback()
-    else:
-        db.session.commit()
+    save(lambda: alert_services.acknowledge_alert(alert, current_user))
     return render_page("alerts/_row.html", alert=db.session.get(Alert, alert.id))
 
 
@@ -239,8 +230,7 @@ def toggle_rule(rule_id):
     rule = load_rule(rule_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    rules.set_enabled(rule, not rule.enabled)
-    db.session.commit()
+    save(lambda: rules.set_enabled(rule, not rule.enabled))
     flash(f"Rule “{rule.name}” {'enabled' if rule.enabled else 'disabled'}.", "success")
     return redirect(url_for(".rules"))
 
@@ -251,13 +241,10 @@ def delete_rule(rule_id):
     rule = load_rule(rule_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            rules.delete_rule(rule)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()), "error")
+        saved = save(lambda: rules.delete_rule(rule))
+        if not saved:
+            flash(saved.message, "error")
             return redirect(url_for(".edit_rule", rule_id=rule.id))
-        db.session.commit()
         flash("Rule deleted.", "success")
         return redirect(url_for(".rules"))
     count = rules.rule_alert_count(rule)

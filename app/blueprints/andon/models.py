@@ -5,7 +5,14 @@ from sqlalchemy import text
 from app.blueprints.production import models as _production_models  # noqa: F401  (Downtime)
 from app.blueprints.telemetry.models import JSONValue
 from app.core.extensions import db
-from app.core.models import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.core.models import (
+    PRIORITIES,
+    ChoiceLabel,
+    HistoryEventMixin,
+    TimestampMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 ANDON_KINDS = (("stoppage", "Stoppage"), ("quality", "Quality"), ("material", "Material"),
                ("maintenance", "Maintenance"), ("safety", "Safety"))
@@ -80,18 +87,12 @@ class AndonCall(TimestampMixin, db.Model):
         return self.resolved_at is None
 
 
-class AndonEvent(db.Model):
+class AndonEvent(HistoryEventMixin, db.Model):
     """A call's history: raised, acknowledged, escalated (level and roles), resolved."""
 
     __tablename__ = "andon_events"
 
-    id = db.Column(db.Integer, primary_key=True)
     call_id = db.Column(db.ForeignKey("andon_calls.id", ondelete="CASCADE"), nullable=False,
                         index=True)
     call = db.relationship(AndonCall, back_populates="events")
-    actor_id = db.Column(db.ForeignKey("users.id"))
-    actor = db.relationship("User")
-    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
-    kind = db.Column(db.String(24), nullable=False)
     level = db.Column(db.Integer)
-    detail = db.Column(db.Text, nullable=False, default="")

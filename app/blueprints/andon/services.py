@@ -5,11 +5,6 @@ an AndonEvent with who and when, published live after commit and counted in the 
 navigation badge.
 """
 
-import os
-import secrets
-from pathlib import Path
-
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -17,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.blueprints.auth import roles
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
+from app.core import uploads
 from app.core.badges import badge_counter, publish_badges
 from app.core.errors import Forbidden, ValidationFailed
 from app.core.extensions import db
@@ -235,38 +231,22 @@ def resolve(user, call, note="", now=None):
 # --- photos --------------------------------------------------------------------------------
 
 def photo_path(name):
-    from app.blueprints.logbook.attachments import file_path
-
-    return file_path(name, PHOTO_DIR)
+    return uploads.file_path(name, PHOTO_DIR)
 
 
 def save_photo(file_storage):
     """Check a photo by its content (as logbook uploads are) and store it under a random
     name; returns (stored name, content type). Raises ValidationFailed({"photo": ...})."""
-    from app.blueprints.logbook import attachments as checks
-
-    original = checks.clean_name(file_storage.filename)
-    if checks.extension_of(original) not in checks.IMAGE_EXTENSIONS:
+    original = uploads.clean_name(file_storage.filename)
+    if uploads.extension_of(original) not in uploads.IMAGE_EXTENSIONS:
         raise ValidationFailed({"photo": f"“{original}” is not a photo: use "
-                                         + ", ".join(checks.IMAGE_EXTENSIONS) + " files."})
-    directory = checks.upload_dir(PHOTO_DIR)
-    temp = checks.receive_file(file_storage, directory, current_app.config["UPLOAD_MAX_BYTES"],
-                           original)
-    thumb = None
-    try:
-        with temp.open("rb") as fh:
-            head = fh.read(32)
-        sniffed = checks.sniff(head)
+                                         + ", ".join(uploads.IMAGE_EXTENSIONS) + " files."})
+
+    def photos_only(sniffed, head):
         if sniffed is None or sniffed.kind != "image":
             raise ValidationFailed({"photo": f"“{original}” is not a photo (its content is "
-                                             f"{checks.describe_content(head)})."})
-        thumb = checks.verify_image_and_thumbnail(temp, sniffed, original, directory)
-        name = f"{secrets.token_hex(16)}.{sniffed.extension}"
-        os.replace(temp, directory / name)
-    finally:
-        temp.unlink(missing_ok=True)
-        if thumb is not None:
-            Path(thumb).unlink(missing_ok=True)
-    # Removed again if this transaction does not commit (the logbook's bookkeeping).
-    db.session.info.setdefault(checks.PENDING_FILES, []).append(f"{PHOTO_DIR}/{name}")
-    return name, sniffed.content_type
+                                             f"{uploads.describe_content(head)})."})
+
+    stored = uploads.store(file_storage, original, photos_only, sub=PHOTO_DIR,
+                           thumbnail=False)
+    return stored.name, stored.sniffed.content_type

@@ -10,9 +10,8 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
-from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_errors_to_fields, form_status
+from app.core.forms import ConfirmForm, form_errors_to_fields, form_status, save, save_form
 from app.core.htmx import render_page
 
 from . import bp, escalation, services
@@ -88,25 +87,27 @@ def raise_call(machine_id):
     if not form.validate_on_submit():
         return _machine_screen(machine, form, 422)
     photo = request.files.get("photo")
-    try:
-        call = services.raise_call(current_user, machine, form.kind.data,
-                                   priority=form.priority.data or None, note=form.note.data,
-                                   photo=photo if photo and photo.filename else None)
-    except services.DuplicateCall as exc:
-        db.session.rollback()
-        return _machine_screen(db.session.get(Machine, machine_id), form, 422,
-                               duplicate=exc.existing)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        if "photo" in exc.errors:
-            form.photo.errors = [*form.photo.errors, "Nothing was sent: choose the photo "
-                                                     "again or send without one."]
-        return _machine_screen(db.session.get(Machine, machine_id), form, 422)
-    db.session.commit()
+    saved = save(lambda: services.raise_call(
+        current_user, machine, form.kind.data, priority=form.priority.data or None,
+        note=form.note.data, photo=photo if photo and photo.filename else None))
+    if not saved:
+        return _refused_call(machine_id, form, saved.error)
+    call = saved.value
     flash(f"Help is called: {call.kind_label.lower()} on {machine.code} (call #{call.id}). "
           "The people on duty have been told.", "success")
     return redirect(_back(url_for("andon.machine", machine_id=machine.id)), 303)
+
+
+def _refused_call(machine_id, form, error):
+    """The machine screen again (422): the call it already has, or the form's errors."""
+    machine = db.session.get(Machine, machine_id)
+    if isinstance(error, services.DuplicateCall):
+        return _machine_screen(machine, form, 422, duplicate=error.existing)
+    form_errors_to_fields(form, error.errors)
+    if "photo" in error.errors:
+        form.photo.errors = [*form.photo.errors, "Nothing was sent: choose the photo "
+                                                 "again or send without one."]
+    return _machine_screen(machine, form, 422)
 
 
 @bp.get("/line/<int:line_id>")
@@ -168,13 +169,10 @@ def acknowledge(call_id):
     if not form.validate_on_submit():
         flash("The form had expired; press Acknowledge again.", "warning")
         return redirect(_back(_call_url(call)), 303)
-    try:
-        services.acknowledge(current_user, call)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
+    saved = save(lambda: services.acknowledge(current_user, call))
+    if not saved:
+        flash(saved.message, "warning")
         return redirect(_back(_call_url(call)), 303)
-    db.session.commit()
     flash(f"Call #{call.id} acknowledged: {call.machine.code} knows help is coming.", "success")
     return redirect(_back(_call_url(call)), 303)
 
@@ -188,13 +186,10 @@ def resolve(call_id):
         return redirect(_call_url(call), 303)
     form = ResolveForm()
     if form.validate_on_submit():
-        try:
-            services.resolve(current_user, call, form.note.data)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            flash(str(exc), "warning")
+        saved = save(lambda: services.resolve(current_user, call, form.note.data))
+        if not saved:
+            flash(saved.message, "warning")
             return redirect(_call_url(call), 303)
-        db.session.commit()
         flash(f"Call #{call.id} resolved.", "success")
         return redirect(_back(_call_url(call)), 303)
     return render_page("andon/resolve.html", status=form_status(form), call=call,
@@ -217,8 +212,7 @@ def ladder():
 def install_ladder():
     form = ConfirmForm()
     if form.validate_on_submit():
-        added = escalation.install_default_ladder()
-        db.session.commit()
+        added = save(escalation.install_default_ladder).value
         flash(f"Recommended ladder installed ({added} levels added)." if added else
               "The recommended levels are all there already.", "success")
     return redirect(url_for("andon.ladder"), 303)
@@ -230,16 +224,10 @@ def _level_page(form, level=None):
 
 
 def _save_level(form, level):
-    if not form.validate_on_submit():
+    if not save_form(form, lambda: escalation.save_level(
+            level, form.priority.data, form.stage.data, form.level.data,
+            form.after_minutes.data, form.roles.data)):
         return False
-    try:
-        escalation.save_level(level, form.priority.data, form.stage.data, form.level.data,
-                              form.after_minutes.data, form.roles.data)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        return False
-    db.session.commit()
     flash(f"Level {level.level} ({level.priority}, {level.stage}) saved.", "success")
     return True
 
@@ -273,8 +261,7 @@ def delete_level(level_id):
     level = db.get_or_404(EscalationLevel, level_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        escalation.delete_level(level)
-        db.session.commit()
+        save(lambda: escalation.delete_level(level))
         flash(f"Level {level.level} of the {level.priority} ladder deleted.", "success")
         return redirect(url_for("andon.ladder"), 303)
     stage = dict(ESCALATION_STAGES)[level.stage].lower()

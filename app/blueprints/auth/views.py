@@ -7,7 +7,7 @@ from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_errors_to_fields, form_status, save_form
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
 
 from . import bp, roles, services
@@ -137,16 +137,9 @@ def first_profile():
     if form.validate_on_submit():
         if workplace and not (form.lines.data or form.machines.data):
             form.lines.errors = ["Choose the line or the machines you work on."]
-        else:
-            try:
-                _save_profile(form, current_user, workplace)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                form_errors_to_fields(form, exc.errors)
-            else:
-                db.session.commit()
-                flash(f"Welcome, {current_user.display_name}.", "success")
-                return redirect(url_for("dashboard.home"))
+        elif save(lambda: _save_profile(form, current_user, workplace), form):
+            flash(f"Welcome, {current_user.display_name}.", "success")
+            return redirect(url_for("dashboard.home"))
     status = form_status(form)
     return render_page("auth/first_profile.html", status=status, form=form,
                        workplace=workplace)
@@ -214,22 +207,20 @@ def new_user():
     if request.method == "POST" and requested not in roles.ROLES:
         form.validate_on_submit()
         form.role.errors = [f"Unknown role '{requested}'. Choose one from the list."]
-    elif form.validate_on_submit():
-        try:
-            user, password = services.create_user(
-                current_user, form.role.data, full_name=form.full_name.data or "",
-                shift=form.shift.data, employee_number=form.employee_number.data,
-                lines=_chosen(Line, form.lines.data),
-                machines=_chosen(Machine, form.machines.data))
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            return _no_store(make_response(render_page(
-                "auth/credentials.html", user=user, password=password, created=True)))
+    elif saved := save_form(form, lambda: _create_user(form)):
+        user, password = saved.value
+        return _no_store(make_response(render_page(
+            "auth/credentials.html", user=user, password=password, created=True)))
     status = form_status(form)
     return render_page("auth/user_form.html", status=status, form=form)
+
+
+def _create_user(form):
+    """The new user and their one-time password."""
+    return services.create_user(
+        current_user, form.role.data, full_name=form.full_name.data or "",
+        shift=form.shift.data, employee_number=form.employee_number.data,
+        lines=_chosen(Line, form.lines.data), machines=_chosen(Machine, form.machines.data))
 
 
 def load_user(user_id):
@@ -256,10 +247,9 @@ def edit_assignments(user_id):
         form.lines.data = [ln.id for ln in user.lines]
         form.machines.data = [m.id for m in user.machines]
         form.shift.data = user.shift or ""
-    if form.validate_on_submit():
-        services.update_assignments(current_user, user, _chosen(Line, form.lines.data),
-                                    _chosen(Machine, form.machines.data), form.shift.data)
-        db.session.commit()
+    if save_form(form, lambda: services.update_assignments(
+            current_user, user, _chosen(Line, form.lines.data),
+            _chosen(Machine, form.machines.data), form.shift.data)):
         flash(f"Assignments of {user.username} saved.", "success")
         return redirect(url_for("auth.show_user", user_id=user.id))
     status = form_status(form)
@@ -271,10 +261,8 @@ def _confirmed_action(user, title, message, button, action, danger=False):
     if not roles.can_manage_user(current_user, user):
         abort(403)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        result = action()
-        db.session.commit()
-        return result
+    if saved := save_form(form, action):
+        return saved.value
     return render_page("confirm.html", form=form, title=title, message=message,
                        action=request.path, button=button, danger=danger,
                        cancel=url_for("auth.show_user", user_id=user.id))

@@ -20,9 +20,10 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
+from app.core import uploads
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm
+from app.core.forms import ConfirmForm, save
 from app.core.htmx import dom_id, is_htmx, render_page
 from app.realtime import live_renderer
 
@@ -64,8 +65,8 @@ class AttachmentBox:
         self.remaining = max(0, self.max - self.count)
         self.may_upload = user.role in REPORTERS and can_see_issue(user, issue)
         self.may_read_again = user.role in WORKERS
-        self.accept = services.ACCEPT
-        self.extensions = ", ".join(e.upper() for e in services.ALLOWED_EXTENSIONS)
+        self.accept = uploads.ACCEPT
+        self.extensions = ", ".join(e.upper() for e in uploads.ALLOWED_EXTENSIONS)
         codes = []
         for attachment in self.items:
             for code in attachment.alarm_codes or []:
@@ -113,19 +114,20 @@ def attachments(issue_id):
 @roles_required(*REPORTERS)
 def upload_attachment(issue_id):
     issue = load_issue(issue_id)
-    files = [f for f in request.files.getlist(services.FIELD) if f and f.filename]
-    try:
-        if not files:
-            raise ValidationFailed({services.FIELD: "Choose a photo or video to upload."})
-        saved = [services.save_upload(issue, f, current_user) for f in files]
-    except ValidationFailed as exc:
-        db.session.rollback()  # also removes any file already stored for this request
+    files = [f for f in request.files.getlist(uploads.FIELD) if f and f.filename]
+    saved = save(lambda: _upload(issue, files))
+    if not saved:  # the rollback also removed any file already stored for this request
         return _section(db.session.get(Issue, issue_id), 422,
-                        error=exc.errors.get(services.FIELD) or str(exc))
-    db.session.commit()
-    names = ", ".join(a.original_name for a in saved)
-    reading = any(a.kind == "image" for a in saved)
+                        error=saved.error.errors.get(uploads.FIELD) or str(saved.error))
+    names = ", ".join(a.original_name for a in saved.value)
+    reading = any(a.kind == "image" for a in saved.value)
     return _done(issue, f"Added {names}." + (" Reading the text on it…" if reading else ""))
+
+
+def _upload(issue, files):
+    if not files:
+        raise ValidationFailed({uploads.FIELD: "Choose a photo or video to upload."})
+    return [services.save_upload(issue, f, current_user) for f in files]
 
 
 @bp.get("/attachments/<int:attachment_id>")
@@ -146,7 +148,7 @@ def attachment_thumbnail(attachment_id):
 
 
 def _send(stored_name, content_type, download_name):
-    path = services.file_path(stored_name)
+    path = uploads.file_path(stored_name)
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=content_type, download_name=download_name,
@@ -165,12 +167,9 @@ def _send(stored_name, content_type, download_name):
 def read_attachment_again(attachment_id):
     attachment = load_attachment(attachment_id)
     issue = attachment.issue
-    try:
-        services.request_ocr(attachment)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _section(issue, 422, error=str(exc))
-    db.session.commit()
+    saved = save(lambda: services.request_ocr(attachment))
+    if not saved:
+        return _section(issue, 422, error=str(saved.error))
     return _done(issue, f"Reading the text on {attachment.original_name} again…", "info")
 
 
@@ -185,8 +184,7 @@ def delete_attachment(attachment_id):
     form = ConfirmForm()
     if form.validate_on_submit():
         name = attachment.original_name
-        services.delete_attachment(current_user, attachment)
-        db.session.commit()
+        save(lambda: services.delete_attachment(current_user, attachment))
         return _done(issue, f"Deleted {name}.")
     what = "photo" if attachment.kind == "image" else "video"
     return render_page("confirm.html", form=form, title=f"Delete this {what}?",

@@ -10,6 +10,7 @@ from werkzeug.routing import BuildError
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
 from app.core.extensions import db
+from app.core.forms import save
 from app.core.htmx import is_htmx, render_page
 from app.core.models import utcnow
 from app.integrations.ai import ai_configured
@@ -86,8 +87,7 @@ def _back_to():
 def retry_ai(issue_id):
     issue = load_issue(issue_id)
     from app.jobs.ai import request_issue_texts  # the job imports this package
-    request_issue_texts(issue)
-    db.session.commit()
+    save(lambda: request_issue_texts(issue))
     if is_htmx():
         return render_page("logbook/_ai.html", issue=issue)
     flash("The AI texts are being written again; they appear on the issue when ready.", "info")

@@ -2,7 +2,14 @@
 
 from app.blueprints.telemetry.models import JSONValue
 from app.core.extensions import db
-from app.core.models import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.core.models import (
+    PRIORITIES,
+    ChoiceLabel,
+    HistoryEventMixin,
+    TimestampMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 CATEGORIES = (("mechanical", "Mechanical"), ("electrical", "Electrical"),
               ("hydraulic", "Hydraulic"), ("pneumatic", "Pneumatic"), ("alarm", "Alarm"),
@@ -117,17 +124,11 @@ class Attachment(db.Model):
     alarm_codes = db.Column(JSONValue, nullable=False, default=list)
 
 
-class IssueEvent(db.Model):
+class IssueEvent(HistoryEventMixin, db.Model):
     """The issue's history: who did what, when."""
 
     __tablename__ = "issue_events"
 
-    id = db.Column(db.Integer, primary_key=True)
     issue_id = db.Column(db.ForeignKey("issues.id", ondelete="CASCADE"), nullable=False,
                          index=True)
     issue = db.relationship(Issue, back_populates="events")
-    actor_id = db.Column(db.ForeignKey("users.id"))
-    actor = db.relationship("User")
-    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
-    kind = db.Column(db.String(24), nullable=False)
-    detail = db.Column(db.Text, nullable=False, default="")

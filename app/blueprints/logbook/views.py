@@ -25,11 +25,12 @@ from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import form_errors_to_fields, form_status
+from app.core.forms import form_errors_to_fields, form_status, save, save_form
 from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import bp, labels, links, search, services
 from .access import REPORTERS, WORKERS, can_work_on, load_issue
+from .attachments import save_upload
 from .forms import (
     AssignForm,
     EditIssueForm,
@@ -61,15 +62,11 @@ def _save_photos(issue, files, remedy=None):
         return []
     if len(files) > MAX_PHOTOS:
         raise ValidationFailed({"photo": f"At most {MAX_PHOTOS} files at a time."})
-    from .attachments import save_upload
-
     return [save_upload(issue, f, current_user, remedy=remedy) for f in files]
 
 
 def _refile(form, errors):
-    """Put a service's errors on the form; files cannot be kept, so say so."""
-    db.session.rollback()
-    form_errors_to_fields(form, errors)
+    """After a refusal: files cannot be kept, so the photo field says so."""
     if "photo" in errors or (_photos() and errors):
         field = getattr(form, "photo", None)
         if field is not None and "photo" not in errors:
@@ -173,16 +170,17 @@ def _source_fields(linked, form):
 
 def _report(form, machine, **fields):
     """Report the issue with its photos and commit; None (errors on the form) if refused."""
-    try:
+    def report_with_photos():
         issue = services.report_issue(
             current_user, machine, form.category.data, form.description.data,
             runnable=_runnable(form.runnable.data), **fields)
         _save_photos(issue, _photos())
-    except ValidationFailed as exc:
-        _refile(form, exc.errors)
-        return None
-    db.session.commit()
-    return issue
+        return issue
+
+    saved = save(report_with_photos, form)
+    if not saved:
+        _refile(form, saved.error.errors)
+    return saved.value
 
 
 def _machine_by_code(code):
@@ -286,14 +284,11 @@ def change_status(issue_id):
     wanted = form.status.data or request.args.get("status", "")
     confirm_needed = wanted == "closed" and form.confirmed.data != "1"
     if request.method == "POST" and form.validate_on_submit() and not confirm_needed:
-        try:
-            services.change_status(current_user, issue, wanted, form.note.data)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            issue = load_issue(issue_id)
-            message = next(iter(exc.errors.values()))
-            return _show(issue, 422, status_form=form, status_error=message)
-        db.session.commit()
+        saved = save(lambda: services.change_status(current_user, issue, wanted,
+                                                    form.note.data))
+        if not saved:
+            return _show(load_issue(issue_id), 422, status_form=form,
+                         status_error=saved.message)
         flash(f"Issue #{issue.id} is now {issue.status_label.lower()}.", "success")
         return redirect_for_htmx(_issue_url(issue)) if is_htmx() else redirect(
             _issue_url(issue))
@@ -315,13 +310,10 @@ def set_runnable(issue_id):
     form = RunnableForm()
     if not form.validate_on_submit() or form.runnable.data not in ("yes", "no"):
         return _show(issue, 422, runnable_error="Choose whether the machine can run.")
-    try:
-        services.set_runnable(current_user, issue, form.runnable.data == "yes")
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _show(load_issue(issue_id), 422,
-                     runnable_error=next(iter(exc.errors.values())))
-    db.session.commit()
+    saved = save(lambda: services.set_runnable(current_user, issue,
+                                               form.runnable.data == "yes"))
+    if not saved:
+        return _show(load_issue(issue_id), 422, runnable_error=saved.message)
     flash("Machine marked as " + ("running again; the downtime has ended." if issue.runnable
                                   else "stopped; the downtime is running."), "success")
     return redirect(_issue_url(issue))
@@ -342,13 +334,10 @@ def assign(issue_id):
         if form.assignee_id.data and assignee is None:
             form.assignee_id.errors = [*form.assignee_id.errors, "Choose someone in the list."]
         else:
-            try:
-                services.assign(current_user, issue, assignee)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                form_errors_to_fields(form, {"assignee_id": next(iter(exc.errors.values()))})
+            saved = save(lambda: services.assign(current_user, issue, assignee))
+            if not saved:
+                form_errors_to_fields(form, {"assignee_id": saved.message})
             else:
-                db.session.commit()
                 flash("Assigned to " + (assignee.display_name if assignee else "nobody")
                       + ".", "success")
                 return redirect(_issue_url(issue))
@@ -368,15 +357,16 @@ def add_remedy(issue_id):
             performed_at = performed_at.replace(tzinfo=UTC)
         parts = [{"name": p.form.name.data, "quantity": p.form.quantity.data,
                   "unit_cost": p.form.unit_cost.data} for p in form.parts]
-        try:
+        def remedy_with_photos():
             remedy = services.add_remedy(current_user, issue, form.description.data,
                                          form.minutes_spent.data, parts=parts,
                                          performed_at=performed_at)
             _save_photos(issue, _photos(), remedy=remedy)
-        except ValidationFailed as exc:
-            _refile(form, exc.errors)
+
+        saved = save(remedy_with_photos, form)
+        if not saved:
+            _refile(form, saved.error.errors)
         else:
-            db.session.commit()
             flash("Remedy added.", "success")
             return redirect(_issue_url(issue) + "#remedies")
     return _show(load_issue(issue_id), 422, remedy_form=form)
@@ -389,19 +379,14 @@ def edit(issue_id):
     if not services.can_edit(current_user, issue):
         abort(403)
     form = EditIssueForm(obj=issue)
-    if form.validate_on_submit():
-        try:
-            changed = services.update_issue(
-                current_user, issue, title=form.title.data or "",
-                description=form.description.data, category=form.category.data,
-                priority=form.priority.data, alarm_code=form.alarm_code.data or "")
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
-            return redirect(_issue_url(issue))
+    saved = save_form(form, lambda: services.update_issue(
+        current_user, issue, title=form.title.data or "", description=form.description.data,
+        category=form.category.data, priority=form.priority.data,
+        alarm_code=form.alarm_code.data or ""))
+    if saved:
+        changed = saved.value
+        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+        return redirect(_issue_url(issue))
     status = form_status(form)
     return render_page("logbook/edit.html", "logbook/_edit_form.html", status=status,
                        form=form, issue=issue, priorities=PRIORITIES)

@@ -5,9 +5,8 @@ from flask import flash, redirect, request, url_for
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.auth.models import User
-from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
 
 from . import bp, services
@@ -64,13 +63,10 @@ def delete_type(type_id):
     form = ConfirmForm()
     back = url_for("machines.show_type", type_id=type_id)
     if form.validate_on_submit():
-        try:
-            services.delete_machine_type(machine_type)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+        saved = save(lambda: services.delete_machine_type(machine_type))
+        if not saved:
+            flash(saved.message, "error")
             return redirect(back)
-        db.session.commit()
         flash(f"Machine type {machine_type.name} deleted.", "success")
         return redirect(url_for("machines.types"))
     return render_page("confirm.html", form=form, title=f"Delete {machine_type.name}?",
@@ -125,8 +121,7 @@ def delete_metric(type_id, metric_id):
     back = url_for("machines.show_type", type_id=type_id)
     if form.validate_on_submit():
         label = metric.label
-        services.delete_metric(metric)
-        db.session.commit()
+        save(lambda: services.delete_metric(metric))
         flash(f"Metric {label} removed.", "success")
         return redirect(back)
     return render_page("confirm.html", form=form, title=f"Remove the metric {metric.label}?",

@@ -5,7 +5,7 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_status, save_form
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
 
 from . import bp, services
@@ -127,8 +127,7 @@ def rotate_secret(machine_id):
     machine = load_machine(machine_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        services.rotate_webhook_secret(machine)
-        db.session.commit()
+        save(lambda: services.rotate_webhook_secret(machine))
         flash(f"New webhook secret for {machine.code}. Give it to the vendor: "
               "webhooks signed with the old one are refused from now on.", "warning")
         return redirect(url_for("machines.show", machine_id=machine.id))

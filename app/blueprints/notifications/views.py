@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.core.extensions import db
-from app.core.forms import ConfirmForm
+from app.core.forms import ConfirmForm, save
 from app.core.htmx import render_page
 
 from . import bp, services
@@ -38,8 +38,7 @@ def _own(notification_id):
 def open_one(notification_id):
     """Follow a notification to its object, marking it read on the way."""
     notification = _own(notification_id)
-    services.mark_read(current_user, notification)
-    db.session.commit()
+    save(lambda: services.mark_read(current_user, notification))
     return redirect(notification.url)
 
 
@@ -49,8 +48,7 @@ def mark_read(notification_id):
     notification = _own(notification_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.mark_read(current_user, notification)
-    db.session.commit()
+    save(lambda: services.mark_read(current_user, notification))
     return redirect(request.referrer or url_for(".index"))
 
 
@@ -59,8 +57,7 @@ def mark_read(notification_id):
 def mark_all_read():
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    count = services.mark_read(current_user)
-    db.session.commit()
+    count = save(lambda: services.mark_read(current_user)).value
     flash(f"Marked {count} notification{'s' if count != 1 else ''} read." if count
           else "Nothing was unread.", "success")
     return redirect(url_for(".index"))

@@ -1,7 +1,14 @@
 """Maintenance tasks, the plans that make them, and every status change with who and when."""
 
 from app.core.extensions import db
-from app.core.models import PRIORITIES, ChoiceLabel, TimestampMixin, UTCDateTime, utcnow
+from app.core.models import (
+    PRIORITIES,
+    ChoiceLabel,
+    HistoryEventMixin,
+    TimestampMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 TASK_SOURCES = (("manual", "By hand"), ("rule", "Alert rule"), ("alert", "Alert"),
                 ("plan", "Maintenance plan"), ("issue", "Logbook issue"))
@@ -92,17 +99,11 @@ class Task(TimestampMixin, db.Model):
         return self.status != "finished"
 
 
-class TaskEvent(db.Model):
+class TaskEvent(HistoryEventMixin, db.Model):
     __tablename__ = "task_events"
 
-    id = db.Column(db.Integer, primary_key=True)
     task_id = db.Column(db.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False,
                         index=True)
     task = db.relationship(Task, back_populates="events")
-    actor_id = db.Column(db.ForeignKey("users.id"))
-    actor = db.relationship("User")
-    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
-    kind = db.Column(db.String(24), nullable=False)
     from_status = db.Column(db.String(16))
     to_status = db.Column(db.String(16))
-    detail = db.Column(db.Text, nullable=False, default="")

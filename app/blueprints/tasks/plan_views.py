@@ -7,9 +7,8 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.access import managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import ConfirmForm, form_errors_to_fields, form_status
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
 from app.core.models import utcnow
 
@@ -38,17 +37,10 @@ def plans_index():
 
 def _save(form, plan):
     machine = db.session.get(Machine, form.machine_id.data or 0)
-    try:
-        plans.save_plan(current_user, plan, machine, form.title.data, form.description.data,
-                        form.priority.data, form.every_days.data,
-                        form.every_running_hours.data, form.every_parts.data,
-                        form.days_to_finish.data)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        return False
-    db.session.commit()
-    return True
+    return save_form(form, lambda: plans.save_plan(
+        current_user, plan, machine, form.title.data, form.description.data,
+        form.priority.data, form.every_days.data, form.every_running_hours.data,
+        form.every_parts.data, form.days_to_finish.data))
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
@@ -59,7 +51,7 @@ def new_plan():
     if not form.is_submitted():
         form.machine_id.data = request.args.get("machine", type=int) or 0
     plan = MaintenancePlan()
-    if form.validate_on_submit() and _save(form, plan):
+    if _save(form, plan):
         flash(f"Plan “{plan.title}” saved for {plan.machine.code}; counting starts now.",
               "success")
         return redirect(url_for(".plans_index"))
@@ -82,7 +74,7 @@ def edit_plan(plan_id):
     if not form.is_submitted():
         for name in ("every_days", "every_running_hours", "every_parts", "days_to_finish"):
             getattr(form, name).data = _text(getattr(plan, name))
-    if form.validate_on_submit() and _save(form, plan):
+    if _save(form, plan):
         flash(f"Plan “{plan.title}” saved.", "success")
         return redirect(url_for(".plans_index"))
     return render_page("tasks/plan_form.html", status=form_status(form), form=form,
@@ -99,8 +91,7 @@ def deactivate_plan(plan_id):
         if not form.validate_on_submit():
             return render_page("tasks/confirm_plan.html", status=422, plan=plan, form=form,
                                error="The form expired; try again.")
-        plans.set_active(current_user, plan, False)
-        db.session.commit()
+        save(lambda: plans.set_active(current_user, plan, False))
         flash(f"Plan “{plan.title}” is switched off: it makes no more tasks.", "success")
         return redirect(url_for(".plans_index"))
     return render_page("tasks/confirm_plan.html", plan=plan, form=form, error=None)
@@ -113,7 +104,6 @@ def reactivate_plan(plan_id):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; try again.", "error")
         return redirect(url_for(".plans_index"))
-    plans.set_active(current_user, plan, True)
-    db.session.commit()
+    save(lambda: plans.set_active(current_user, plan, True))
     flash(f"Plan “{plan.title}” is on again; its meters count from now.", "success")
     return redirect(url_for(".plans_index"))

@@ -14,9 +14,8 @@ from app.blueprints.auth.models import User
 from app.blueprints.logbook.access import WORKERS, load_issue
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
-from app.core.errors import ValidationFailed
 from app.core.extensions import db
-from app.core.forms import form_errors_to_fields, form_status
+from app.core.forms import form_status, save, save_form
 from app.core.htmx import is_htmx, render_page
 from app.core.models import utcnow
 
@@ -154,17 +153,10 @@ def _create(form, machine):
         form.machine_id.errors = [*form.machine_id.errors, "Choose one of the machines in the "
                                   "list."]
         return None
-    try:
-        task = services.create_task(
-            machine, form.title.data, form.description.data, priority=form.priority.data,
-            due_at=_utc(form.due_at.data), actor=current_user,
-            assignees=_chosen_people(form.assignees.data) or None)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        form_errors_to_fields(form, exc.errors)
-        return None
-    db.session.commit()
-    return task
+    return save(lambda: services.create_task(
+        machine, form.title.data, form.description.data, priority=form.priority.data,
+        due_at=_utc(form.due_at.data), actor=current_user,
+        assignees=_chosen_people(form.assignees.data) or None), form).value
 
 
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
@@ -181,22 +173,21 @@ def edit(task_id):
     if not form.is_submitted():
         form.assignees.data = [u.id for u in task.assignees]
         form.due_at.data = task.due_at.replace(tzinfo=None) if task.due_at else None
-    if form.validate_on_submit():
-        try:
-            changed = services.update_task(current_user, task, form.title.data,
-                                           form.description.data, form.priority.data,
-                                           _utc(form.due_at.data))
-            changed = services.set_assignees(current_user, task,
-                                             _chosen_people(form.assignees.data)) or changed
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_errors_to_fields(form, exc.errors)
-        else:
-            db.session.commit()
-            flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
-            return redirect(url_for(".show", task_id=task.id))
+    saved = save_form(form, lambda: _update(form, task))
+    if saved:
+        changed = saved.value
+        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+        return redirect(url_for(".show", task_id=task.id))
     return render_page("tasks/edit.html", "tasks/_edit_form.html", status=form_status(form),
                        form=form, task=load_task(task_id) if form.errors else task)
+
+
+def _update(form, task):
+    """Save the edit form; true when anything changed."""
+    changed = services.update_task(current_user, task, form.title.data, form.description.data,
+                                   form.priority.data, _utc(form.due_at.data))
+    return services.set_assignees(current_user, task,
+                                  _chosen_people(form.assignees.data)) or changed
 
 
 # --- one task --------------------------------------------------------------------------
@@ -228,13 +219,8 @@ def change_status(task_id):
     if not form.validate_on_submit():
         error = "The form expired; try again."
     else:
-        try:
-            services.change_status(current_user, task, form.status.data or "")
-        except ValidationFailed as exc:
-            db.session.rollback()
-            error = next(iter(exc.errors.values()))
-        else:
-            db.session.commit()
+        error = save(lambda: services.change_status(current_user, task,
+                                                    form.status.data or "")).message
     if error:
         task = load_task(task_id)
     if is_htmx() and request.form.get("card"):
@@ -260,16 +246,14 @@ def from_issue(issue_id):
     if not StatusForm().validate_on_submit():
         flash("The form expired; try again.", "error")
         return redirect(url_for("logbook.show", issue_id=issue.id))
-    try:
-        task, made = services.task_from_issue(current_user, issue)
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(next(iter(exc.errors.values())), "error")
+    saved = save(lambda: services.task_from_issue(current_user, issue))
+    if not saved:
+        flash(saved.message, "error")
         return redirect(url_for("logbook.show", issue_id=issue.id))
+    task, made = saved.value
     if not made:
         flash(f"Issue #{issue.id} already has an open task: #{task.id}. Here it is.", "info")
         return redirect(url_for(".show", task_id=task.id))
-    db.session.commit()
     flash(f"Task #{task.id} made from issue #{issue.id}.", "success")
     return redirect(url_for(".show", task_id=task.id))
 
