@@ -1,39 +1,22 @@
-"""Webhook subscriptions at the machine vendor's API (docs/vendor-contract.md, section 2).
+"""Webhook subscriptions at the machine vendor: each machine keeps its subscription id.
 
-Floorline asks the vendor at `VENDOR_API_URL` to push each machine's readings to
-`PUBLIC_BASE_URL` + /api/v1/ingest, signed with the machine's webhook secret, and keeps the
-subscription id on the machine. Functions here flush but never commit; every failure is a
-`VendorError` whose message can be shown to a person as it is.
+The vendor is asked through app/integrations/vendor.py. Functions here flush but never
+commit; every failure is a `VendorError` whose message can be shown to a person as it is.
 """
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote
 
-import requests
-from flask import current_app
 from sqlalchemy import select
 
-from app.blueprints.machines.models import Machine
-from app.blueprints.machines.services import normalize_code
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.integrations.vendor import VendorError, create_subscription, delete_subscription
+
+from .models import Machine
+from .services import normalize_code
 
 log = logging.getLogger(__name__)
-
-TIMEOUT_SECONDS = 5
-
-
-class VendorError(Exception):
-    """The vendor could not do it; `str(error)` says why in plain words.
-
-    `unreachable` is set when the vendor API did not answer at all, so callers working
-    through many machines need not wait for each one to time out.
-    """
-
-    def __init__(self, message, unreachable=False):
-        super().__init__(message)
-        self.message, self.unreachable = message, unreachable
 
 
 @dataclass
@@ -49,49 +32,6 @@ class Outcome:
         return self.status != "failed"
 
 
-def api_url():
-    return current_app.config["VENDOR_API_URL"].rstrip("/")
-
-
-def callback_url():
-    """Where the vendor sends readings: our public address + the ingest endpoint."""
-    path = current_app.url_map.bind("localhost").build("api.ingest")
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
-
-
-def _request(method, path, **kwargs):
-    base = api_url()
-    try:
-        return requests.request(method, base + path, timeout=TIMEOUT_SECONDS,
-                                headers={"Accept": "application/json"}, **kwargs)
-    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidURL):
-        raise VendorError(f"VENDOR_API_URL '{base}' is not a valid http:// or https:// "
-                          "address.", unreachable=True) from None
-    except requests.Timeout:
-        raise VendorError(f"The vendor API at {base} did not answer within "
-                          f"{TIMEOUT_SECONDS} seconds; try again later.",
-                          unreachable=True) from None
-    except requests.ConnectionError:
-        raise VendorError(f"Cannot reach the vendor API at {base}: is it running, and is "
-                          "VENDOR_API_URL right?", unreachable=True) from None
-    except requests.RequestException as exc:
-        raise VendorError(f"Talking to the vendor API at {base} failed: {exc}") from None
-
-
-def _reason(response):
-    """The vendor's own words for a refusal, kept short."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-        text = payload["error"]
-    else:
-        text = " ".join(response.text.split())
-    return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
-
-
 def subscribe_machine(machine):
     """Register our webhook for the machine; returns the subscription id.
 
@@ -102,22 +42,8 @@ def subscribe_machine(machine):
     if not machine.vendor_id:
         raise VendorError(f"{machine.code} has no vendor id, so the vendor cannot know it; "
                           "set the vendor id first.")
-    response = _request("POST", "/subscriptions", json={
-        "machine_id": machine.vendor_id, "callback_url": callback_url(),
-        "secret": machine.webhook_secret})
-    if response.status_code not in (200, 201):
-        raise VendorError(f"The vendor refused to subscribe {machine.code} "
-                          f"({machine.vendor_id}): {_reason(response)}")
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    subscription_id = payload.get("id") if isinstance(payload, dict) else None
-    if isinstance(subscription_id, int) and not isinstance(subscription_id, bool):
-        subscription_id = str(subscription_id)
-    if not isinstance(subscription_id, str) or not subscription_id:
-        raise VendorError(f"The vendor accepted {machine.code} but sent no subscription id "
-                          "back; nothing was stored.")
+    subscription_id = create_subscription(machine.code, machine.vendor_id,
+                                          machine.webhook_secret)
     previous = machine.subscription_id
     if previous and previous != subscription_id:
         _delete_quietly(machine, previous)
@@ -129,41 +55,20 @@ def subscribe_machine(machine):
 
 def _delete_quietly(machine, subscription_id):
     try:
-        _delete(machine, subscription_id)
+        delete_subscription(machine.code, subscription_id)
     except VendorError as exc:
         log.warning("%s: could not delete its old subscription %s: %s", machine.code,
                     subscription_id, exc)
-
-
-def _delete(machine, subscription_id):
-    response = _request("DELETE", f"/subscriptions/{quote(subscription_id, safe='')}")
-    if response.status_code not in (200, 204, 404):   # 404: gone already, which is done
-        raise VendorError(f"The vendor refused to unsubscribe {machine.code}: "
-                          f"{_reason(response)}")
 
 
 def unsubscribe_machine(machine):
     """Delete the machine's subscription at the vendor; False if it had none."""
     if not machine.subscription_id:
         return False
-    _delete(machine, machine.subscription_id)
+    delete_subscription(machine.code, machine.subscription_id)
     machine.subscription_id = machine.subscribed_at = None
     db.session.flush()
     return True
-
-
-def list_subscriptions():
-    """The vendor's subscriptions: [{"id", "machine_id", "callback_url"}, ...]."""
-    response = _request("GET", "/subscriptions")
-    if response.status_code != 200:
-        raise VendorError(f"The vendor would not list subscriptions: {_reason(response)}")
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if not isinstance(payload, list):
-        raise VendorError("The vendor's subscription list is not a JSON list.")
-    return payload
 
 
 # --- many machines -----------------------------------------------------------------------
