@@ -89,6 +89,7 @@ def _fix_sqlite_transactions(engine):
 def _register_blueprints(app):
     import importlib
 
+    from app import models  # noqa: F401  (every domain's models and listeners, in layer order)
     from app.blueprints.auth.cli import users_cli
     from app.demo import demo_cli
 

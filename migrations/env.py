@@ -32,6 +32,7 @@ def get_engine_url():
 # target_metadata = mymodel.Base.metadata
 config.set_main_option('sqlalchemy.url', get_engine_url())
 target_db = current_app.extensions['migrate'].db
+import app.models  # noqa: E402,F401  (the metadata must hold every domain's tables)
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:

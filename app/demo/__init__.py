@@ -8,10 +8,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.blueprints.alerts import demo as alerts_demo
+from app.blueprints.andon import demo as andon_demo
 from app.blueprints.auth import roles
 from app.blueprints.auth import services as auth_services
 from app.blueprints.machines import fixtures
 from app.blueprints.machines.models import Line, Machine
+from app.blueprints.tasks import demo as tasks_demo
 from app.core.extensions import db
 
 PLANT = Path(__file__).with_name("plant.json")
@@ -61,10 +64,6 @@ def load_users():
 def load_reactions():
     """Alert rules, the andon ladder and maintenance plans for the demo plant (idempotent;
     after the users, since rules and plans name the admin as their author)."""
-    from app.blueprints.alerts import demo as alerts_demo
-    from app.blueprints.andon import demo as andon_demo
-    from app.blueprints.tasks import demo as tasks_demo
-
     return {"rules": len(alerts_demo.seed_demo()), "levels": andon_demo.seed_demo(),
             "plans": len(tasks_demo.seed_demo())}
 

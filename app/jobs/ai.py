@@ -1,191 +1,39 @@
-"""AI texts for logbook issues: a short title, a cleaned summary, cleaned remedy texts.
+"""The RQ job that writes an issue's AI texts; the rules are the logbook's
+(app/blueprints/logbook/ai_texts.py)."""
 
-Written beside the originals (ai_title, ai_summary, remedy.ai_text), which are never
-changed. The job runs in the worker, so an issue is never blocked or delayed by AI; it is
-retried with backoff by RQ, and only the last failed attempt marks the issue `failed`.
-Running it twice is harmless: the title and summary are written again, remedy texts only
-where one is missing.
-"""
+from rq import get_current_job
 
-import json
-import logging
-import re
-
-from rq import Retry, get_current_job
-from sqlalchemy import select
-
-from app.blueprints.logbook.models import Issue, Remedy
+from app.blueprints.logbook import ai_texts
 from app.core.extensions import db
-from app.core.models import utcnow
 from app.integrations import ai
-from app.realtime import publish_after_commit
 
 from . import job
-from .queue import enqueue_after_commit
 
-log = logging.getLogger(__name__)
-
-JOB = "app.jobs.ai.write_issue_texts"
-RETRY_INTERVALS = [10, 30, 60]
-TITLE_MAX = 80
-EVENT = "issue.ai_updated"
-
-SYSTEM = (
-    "You help the maintenance team of a CNC machining shop keep a clean logbook of machine "
-    "problems. You rewrite what operators and technicians typed in a hurry into clear, "
-    "short, factual English. Keep every fact, number, part name and alarm code; add no "
-    "facts, guesses or advice. Answer with one JSON object and nothing else.")
-
-
-def enqueue_issue_texts(issue_id):
-    """Queue the AI texts for an issue once the current transaction commits."""
-    enqueue_after_commit(JOB, issue_id, retry=Retry(max=len(RETRY_INTERVALS),
-                                                   interval=RETRY_INTERVALS))
-
-
-def request_issue_texts(issue):
-    """Mark the issue's AI texts as pending and queue the job (call before the commit)."""
-    issue.ai_status = "pending"
-    issue.ai_error = None
-    issue.ai_updated_at = utcnow()
-    publish_after_commit(EVENT, id=issue.id)
-    enqueue_issue_texts(issue.id)
-
-
-# --- the job ---------------------------------------------------------------------------
 
 @job
 def write_issue_texts(issue_id):
-    issue = db.session.get(Issue, issue_id)
-    if issue is None:
-        return "issue gone"
-    if not ai.ai_configured():
-        _finish(issue, "skipped", ai.NOT_CONFIGURED)
-        return "skipped"
-    remedies = [r for r in issue.remedies if not (r.ai_text or "").strip()]
-    remedy_ids = [r.id for r in remedies]
-    prompt = _prompt(issue, remedies)
-    alarm_code = (issue.alarm_code or "").strip()
+    question = ai_texts.question_for(issue_id)
     # Nothing is held open in the database while the AI service thinks.
     db.session.commit()
+    if not isinstance(question, ai_texts.Question):
+        return question
     try:
-        answer = parse_answer(ai.complete(SYSTEM, prompt), remedy_ids, alarm_code)
+        answer = ai_texts.ask(question)
     except ai.AiUnavailable as exc:
-        _finish(db.session.get(Issue, issue_id), "skipped", str(exc))
+        ai_texts.skip(issue_id, str(exc))
+        db.session.commit()
         return "skipped"
     except ai.AiError as exc:
-        _record_failure(issue_id, str(exc))
+        db.session.rollback()
+        ai_texts.record_failure(issue_id, str(exc), last_attempt=_last_attempt())
+        db.session.commit()
         raise
-    issue = db.session.get(Issue, issue_id)
-    if issue is None:
-        return "issue gone"
-    issue.ai_title = answer["title"]
-    issue.ai_summary = answer["summary"]
-    for remedy in db.session.scalars(select(Remedy).where(Remedy.id.in_(remedy_ids))):
-        if not (remedy.ai_text or "").strip():
-            remedy.ai_text = answer["remedies"][remedy.id]
-    _finish(issue, "done", None)
-    return "done"
-
-
-def _finish(issue, status, error):
-    if issue is None:
-        return
-    issue.ai_status = status
-    issue.ai_error = error
-    issue.ai_updated_at = utcnow()
-    publish_after_commit(EVENT, id=issue.id)
+    status = ai_texts.write_answer(question, answer)
     db.session.commit()
+    return status
 
 
 def _last_attempt():
     """True unless RQ will run this job again (no RQ job at all counts as the last)."""
     current = get_current_job()
     return current is None or not current.should_retry
-
-
-def _record_failure(issue_id, reason):
-    db.session.rollback()
-    issue = db.session.get(Issue, issue_id)
-    if issue is None:
-        return
-    if _last_attempt():
-        log.warning("AI texts for issue %s failed: %s", issue_id, reason)
-        _finish(issue, "failed", reason)
-    else:
-        log.info("AI texts for issue %s: attempt failed (%s); RQ retries", issue_id, reason)
-        _finish(issue, "pending", f"{reason}. Trying again shortly.")
-
-
-# --- prompt and answer ---------------------------------------------------------------------
-
-def _prompt(issue, remedies):
-    machine = issue.machine
-    lines = [
-        f"Machine: {machine.code} ({machine.name})" if machine else "Machine: unknown",
-        f"Category: {issue.category_label}",
-        f"Alarm code: {issue.alarm_code}" if issue.alarm_code else "Alarm code: none",
-        f"Title as typed: {issue.title}",
-        "Description as typed:",
-        issue.description,
-        "",
-    ]
-    for remedy in remedies:
-        lines += [f"Remedy {remedy.id} as typed:", remedy.description, ""]
-    code_rule = (f' It must contain the alarm code "{issue.alarm_code}".'
-                 if issue.alarm_code else "")
-    ids = ", ".join(str(r.id) for r in remedies)
-    lines += [
-        "Write a JSON object with these keys:",
-        f'"title": a short title for the issue, at most {TITLE_MAX} characters.{code_rule}',
-        '"summary": the description cleaned up: full sentences, spelling fixed, at most '
-        "about 80 words.",
-        '"remedies": a list of {"id": <remedy number>, "text": <what was done, cleaned up>}'
-        + (f" for remedies {ids}." if remedies else "; an empty list, there are none."),
-    ]
-    return "\n".join(lines)
-
-
-FENCE_RE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
-
-
-def _text(value, what):
-    if not isinstance(value, str) or not value.strip():
-        raise ai.AiError(f"The AI answer has no {what}")
-    return " ".join(value.split()) if what == "title" else value.strip()
-
-
-def _shorten(title, limit=TITLE_MAX):
-    if len(title) <= limit:
-        return title
-    cut = title[:limit - 1].rsplit(" ", 1)[0] if " " in title[:limit - 1] else title[:limit - 1]
-    return cut.rstrip(" ,;:-") + "…"
-
-
-def parse_answer(content, remedy_ids, alarm_code=""):
-    """The model's JSON checked and tidied: {"title", "summary", "remedies": {id: text}}.
-
-    Raises AiError with a plain reason when the answer cannot be used.
-    """
-    match = FENCE_RE.match(content)
-    try:
-        data = json.loads(match.group(1) if match else content)
-    except ValueError as exc:
-        raise ai.AiError("The AI answer was not JSON") from exc
-    if not isinstance(data, dict):
-        raise ai.AiError("The AI answer was not a JSON object")
-    title = _text(data.get("title"), "title")
-    if alarm_code and alarm_code.lower() not in _shorten(title).lower():
-        title = f"{alarm_code}: {title}"
-    summary = _text(data.get("summary"), "summary")
-    texts = {}
-    items = data.get("remedies") or []
-    if not isinstance(items, list):
-        raise ai.AiError("The AI answer's remedies are not a list")
-    for item in items:
-        if isinstance(item, dict) and str(item.get("id")).isdigit():
-            texts[int(item["id"])] = item.get("text")
-    remedies = {}
-    for remedy_id in remedy_ids:
-        remedies[remedy_id] = _text(texts.get(remedy_id), f"text for remedy {remedy_id}")
-    return {"title": _shorten(title), "summary": summary, "remedies": remedies}

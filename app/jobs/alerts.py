@@ -2,7 +2,9 @@
 
 import logging
 
+from app.blueprints.alerts.evaluation import check_offline
 from app.core.extensions import db
+from app.core.models import utcnow
 
 from . import job
 
@@ -12,9 +14,6 @@ log = logging.getLogger(__name__)
 @job
 def check_offline_machines():
     """Raise offline alerts; safe to run twice (one open alert per rule and machine)."""
-    from app.blueprints.alerts.evaluation import check_offline
-    from app.core.models import utcnow
-
     changed = check_offline(utcnow())
     db.session.commit()
     if changed:

@@ -2,7 +2,9 @@
 
 import logging
 
+from app.blueprints.andon.escalation import escalate_due_calls
 from app.core.extensions import db
+from app.core.models import utcnow
 
 from . import job
 
@@ -12,9 +14,6 @@ log = logging.getLogger(__name__)
 @job
 def escalate_andon_calls():
     """Notify the roles of every level now due on an active call; returns how many fired."""
-    from app.blueprints.andon.escalation import escalate_due_calls
-    from app.core.models import utcnow
-
     events = escalate_due_calls(utcnow())
     db.session.commit()
     if events:

@@ -3,6 +3,8 @@
 import logging
 
 from app.blueprints.auth import services as auth_services
+from app.blueprints.logbook.attachments import remove_orphaned_files
+from app.blueprints.telemetry.partitions import ensure_partitions
 from app.core.extensions import db
 
 from . import job
@@ -22,8 +24,6 @@ def prune_login_attempts():
 @job
 def ensure_reading_partitions():
     """Keep this month's and the next two months' readings partitions ready (PostgreSQL)."""
-    from app.blueprints.telemetry.partitions import ensure_partitions
-
     created = ensure_partitions(db.session.connection())
     db.session.commit()
     if created:
@@ -34,8 +34,6 @@ def ensure_reading_partitions():
 @job
 def remove_orphaned_uploads():
     """Upload files no attachment row refers to (a rolled-back upload, a crash)."""
-    from app.blueprints.logbook.attachments import remove_orphaned_files
-
     removed = remove_orphaned_files()
     if removed:
         log.info("removed %s orphaned upload files", removed)

@@ -2,6 +2,7 @@
 
 import logging
 
+from app.blueprints.tasks.plans import make_due_tasks
 from app.core.extensions import db
 
 from . import job
@@ -12,8 +13,6 @@ log = logging.getLogger(__name__)
 @job
 def make_due_maintenance_tasks():
     """One task per due plan without an open one; returns how many were made."""
-    from app.blueprints.tasks.plans import make_due_tasks
-
     made = make_due_tasks()
     db.session.commit()
     if made:

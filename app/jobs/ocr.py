@@ -1,66 +1,21 @@
-"""Read the text on an attachment's photo and find alarm codes in it (an RQ job)."""
+"""The RQ job that reads the text on an attachment's photo (app/blueprints/logbook/photo_text.py)."""
 
-import logging
-
-from app.blueprints.logbook.alarm_codes import find_alarm_codes
-from app.blueprints.logbook.models import Attachment
-from app.core import uploads
+from app.blueprints.logbook import photo_text
 from app.core.extensions import db
-from app.integrations import ocr
-from app.realtime import publish_after_commit
 
 from . import job
-
-log = logging.getLogger(__name__)
-
-NOT_INSTALLED = "Tesseract is not installed on this server, so the photo's text was not read."
 
 
 @job
 def read_attachment(attachment_id):
-    """OCR one image attachment; fills the issue's alarm code if it has none.
-
-    Safe to run twice: the result is written over the last one, and the issue's alarm code
-    is only ever filled when empty. Returns the status it ended with.
-    """
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None:
-        return "gone"  # deleted before the worker got to it
-    if attachment.kind != "image":
-        return "not an image"
+    """Returns the status it ended with; safe to run twice."""
     try:
-        path = uploads.file_path(attachment.stored_name)
-        if not path.is_file():
-            raise ocr.OcrFailed("The stored file is missing.")
-        text = ocr.read_text(path)
-    except ocr.OcrUnavailable as exc:
-        log.warning("OCR skipped for attachment %s: %s", attachment_id, exc.message)
-        _finish(attachment, "skipped", error=NOT_INSTALLED)
-        return "skipped"
-    except ocr.OcrFailed as exc:
-        log.warning("OCR failed for attachment %s: %s", attachment_id, exc.message)
-        _finish(attachment, "failed", error=exc.message)
-        return "failed"
+        status = photo_text.read_photo(attachment_id)
     except Exception:
-        # Not left "Reading the text…" for ever; RQ keeps the traceback.
+        # Marked failed so the page does not wait for ever; RQ keeps the traceback.
         db.session.rollback()
-        _finish(attachment, "failed", error="Reading the text went wrong; try again.")
+        photo_text.read_failed(attachment_id)
+        db.session.commit()
         raise
-    codes = find_alarm_codes(text)
-    issue = attachment.issue
-    filled = bool(codes) and not (issue.alarm_code or "").strip()
-    if filled:
-        issue.alarm_code = codes[0]
-    _finish(attachment, "done", text=text, codes=codes, filled=filled)
-    return "done"
-
-
-def _finish(attachment, status, text=None, codes=(), error=None, filled=False):
-    attachment.ocr_status = status
-    attachment.ocr_text = text
-    attachment.alarm_codes = list(codes)
-    attachment.ocr_error = error
-    # The issue page shows the result live; `alarm_code_filled` tells it the code changed.
-    publish_after_commit("attachment.read", id=attachment.id, issue_id=attachment.issue_id,
-                         alarm_code_filled=filled)
     db.session.commit()
+    return status

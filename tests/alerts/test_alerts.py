@@ -595,12 +595,12 @@ def test_the_list_costs_the_same_few_queries_for_many_alerts(logged_in, plant, m
 
 def test_manager_makes_a_task_from_the_alert(hot, logged_in):
     browser, _ = logged_in("production_manager")
-    assert browser.post(f"/alerts/{hot.id}/task").status_code == 302
+    assert browser.post(f"/tasks/from-alert/{hot.id}").status_code == 302
     task = db.session.scalar(select(Task).where(Task.alert_id == hot.id))
     assert task.source == "alert"
     page = text_of(browser.get(f"/alerts/{hot.id}"))
     assert f"Open task #{task.id}" in page and "Create maintenance task" not in page
-    browser.post(f"/alerts/{hot.id}/task")
+    browser.post(f"/tasks/from-alert/{hot.id}")
     assert db.session.scalar(select(func.count()).select_from(Task).where(
         Task.alert_id == hot.id)) == 1, "one open task per alert is enough"
 

@@ -12,6 +12,7 @@ from flask_login import login_user
 from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
+from app.blueprints.logbook import ai_texts
 from app.blueprints.logbook.models import Issue, Remedy
 from app.core.extensions import db, redis_client
 from app.integrations import ai
@@ -237,7 +238,7 @@ def rq_queue():
 def test_timeouts_are_retried_by_rq_then_reported(fake_ai, issue, app, rq_queue):
     fake_ai.mode = "hang"
     app.config["OPENAI_TIMEOUT"] = 0.3
-    job = rq_queue.enqueue(ai_jobs.JOB, issue.id, retry=Retry(max=2, interval=0))
+    job = rq_queue.enqueue(ai_texts.JOB, issue.id, retry=Retry(max=2, interval=0))
     SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
 
     assert len(fake_ai.requests) == 3               # the first try and two retries
@@ -250,7 +251,7 @@ def test_timeouts_are_retried_by_rq_then_reported(fake_ai, issue, app, rq_queue)
 def test_a_failed_attempt_with_retries_left_stays_pending(fake_ai, issue, app, rq_queue):
     fake_ai.mode = "hang"
     app.config["OPENAI_TIMEOUT"] = 0.3
-    job = rq_queue.enqueue(ai_jobs.JOB, issue.id, retry=Retry(max=1, interval=[60]))
+    job = rq_queue.enqueue(ai_texts.JOB, issue.id, retry=Retry(max=1, interval=[60]))
     SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
 
     assert len(fake_ai.requests) == 1
@@ -261,7 +262,7 @@ def test_a_failed_attempt_with_retries_left_stays_pending(fake_ai, issue, app, r
 
 
 def test_request_enqueues_with_backoff(issue, queued):
-    ai_jobs.request_issue_texts(issue)
+    ai_texts.request_issue_texts(issue)
     db.session.commit()
     assert reload(issue.id).ai_status == "pending"
     jobs = queued()
@@ -315,7 +316,7 @@ def queued(app):
     seen = []
 
     def new_jobs():
-        jobs = [j for j in queue.jobs if j.id not in before and j.func_name == ai_jobs.JOB]
+        jobs = [j for j in queue.jobs if j.id not in before and j.func_name == ai_texts.JOB]
         seen.extend(jobs)
         return jobs
     yield new_jobs

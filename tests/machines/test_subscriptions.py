@@ -1,11 +1,12 @@
-"""Webhook subscriptions at the vendor (app.integrations.vendor) against the simulator's API."""
+"""Webhook subscriptions at the vendor (machines.subscriptions over app.integrations.vendor)
+against the simulator's API."""
 
 import socket
 from datetime import UTC, datetime
 
 import pytest
 
-from app.blueprints.machines import services
+from app.blueprints.machines import services, subscriptions
 from app.core.extensions import db
 from app.integrations import vendor
 from app.integrations.vendor import VendorError
@@ -74,9 +75,9 @@ def test_callback_url_comes_from_public_base_url(app, public_base_url):
 def test_subscribe_machine_is_idempotent(fake_vendor, make_machine):
     machine = make_machine(code="AGV-07", vendor_id="agv_007")
     fake_vendor.knows(machine)
-    first = vendor.subscribe_machine(machine)
+    first = subscriptions.subscribe_machine(machine)
     subscribed_at = machine.subscribed_at
-    second = vendor.subscribe_machine(machine)
+    second = subscriptions.subscribe_machine(machine)
     assert first == second == machine.subscription_id
     assert machine.subscribed_at == subscribed_at is not None
     [sub] = fake_vendor.subscriptions()
@@ -88,9 +89,9 @@ def test_subscribe_machine_is_idempotent(fake_vendor, make_machine):
 def test_a_rotated_secret_reaches_the_vendor(fake_vendor, make_machine):
     machine = make_machine(vendor_id="agv_008")
     fake_vendor.knows(machine)
-    first = vendor.subscribe_machine(machine)
+    first = subscriptions.subscribe_machine(machine)
     secret = services.rotate_webhook_secret(machine)
-    assert vendor.subscribe_machine(machine) == first
+    assert subscriptions.subscribe_machine(machine) == first
     assert [s.secret for s in fake_vendor.subscriptions()] == [secret]
 
 
@@ -98,9 +99,9 @@ def test_a_new_public_address_replaces_the_old_subscription(fake_vendor, make_ma
                                                             public_base_url):
     machine = make_machine(vendor_id="agv_009")
     fake_vendor.knows(machine)
-    old = vendor.subscribe_machine(machine)
+    old = subscriptions.subscribe_machine(machine)
     public_base_url("http://floor.example:9000")
-    new = vendor.subscribe_machine(machine)
+    new = subscriptions.subscribe_machine(machine)
     assert new != old and machine.subscription_id == new
     assert [(s.id, s.callback_url) for s in fake_vendor.subscriptions()] == [
         (new, "http://floor.example:9000/api/v1/ingest")]
@@ -109,19 +110,19 @@ def test_a_new_public_address_replaces_the_old_subscription(fake_vendor, make_ma
 def test_unsubscribe_machine_removes_it(fake_vendor, make_machine):
     machine = make_machine(vendor_id="agv_010")
     fake_vendor.knows(machine)
-    vendor.subscribe_machine(machine)
-    assert vendor.unsubscribe_machine(machine) is True
+    subscriptions.subscribe_machine(machine)
+    assert subscriptions.unsubscribe_machine(machine) is True
     assert fake_vendor.subscriptions() == []
     assert machine.subscription_id is None and machine.subscribed_at is None
-    assert vendor.unsubscribe_machine(machine) is False   # nothing left to do
+    assert subscriptions.unsubscribe_machine(machine) is False   # nothing left to do
 
 
 def test_a_subscription_the_vendor_lost_counts_as_removed(fake_vendor, make_machine):
     machine = make_machine(vendor_id="agv_011")
     fake_vendor.knows(machine)
-    subscription_id = vendor.subscribe_machine(machine)
+    subscription_id = subscriptions.subscribe_machine(machine)
     fake_vendor.store.delete(subscription_id)
-    assert vendor.unsubscribe_machine(machine) is True
+    assert subscriptions.unsubscribe_machine(machine) is True
     assert machine.subscription_id is None
 
 
@@ -130,12 +131,12 @@ def test_unreachable_vendor_gives_a_clear_error_and_changes_nothing(vendor_down,
     machine.subscription_id = "sub_kept"
     db.session.flush()
     with pytest.raises(VendorError) as error:
-        vendor.subscribe_machine(machine)
+        subscriptions.subscribe_machine(machine)
     assert str(error.value) == (f"Cannot reach the vendor API at {vendor_down}: is it "
                                 "running, and is VENDOR_API_URL right?")
     assert error.value.unreachable
     with pytest.raises(VendorError, match="Cannot reach the vendor API"):
-        vendor.unsubscribe_machine(machine)
+        subscriptions.unsubscribe_machine(machine)
     db.session.expire_all()
     assert machine.subscription_id == "sub_kept" and machine.subscribed_at is None
 
@@ -143,7 +144,7 @@ def test_unreachable_vendor_gives_a_clear_error_and_changes_nothing(vendor_down,
 def test_the_vendor_refusing_a_machine_is_explained(fake_vendor, make_machine):
     machine = make_machine(code="AGV-13", vendor_id="agv_013")   # the vendor does not know it
     with pytest.raises(VendorError) as error:
-        vendor.subscribe_machine(machine)
+        subscriptions.subscribe_machine(machine)
     assert str(error.value) == ("The vendor refused to subscribe AGV-13 (agv_013): HTTP 404: "
                                 "no machine 'agv_013' at this vendor")
     assert machine.subscription_id is None
@@ -153,18 +154,18 @@ def test_machines_without_vendor_id_are_skipped(fake_vendor, make_machine):
     with_id = make_machine(code="AGV-14", vendor_id="agv_014")
     without = make_machine(code="MAN-01")
     fake_vendor.knows(with_id)
-    outcomes = vendor.subscribe_all([with_id, without])
+    outcomes = subscriptions.subscribe_all([with_id, without])
     assert [(o.machine.code, o.status, o.ok) for o in outcomes] == [
         ("AGV-14", "subscribed", True), ("MAN-01", "skipped", True)]
     assert outcomes[1].message == "skipped: no vendor id"
     with pytest.raises(VendorError, match="MAN-01 has no vendor id"):
-        vendor.subscribe_machine(without)
+        subscriptions.subscribe_machine(without)
     assert len(fake_vendor.subscriptions()) == 1
 
 
 def test_subscribe_all_gives_up_on_an_unreachable_vendor_at_once(vendor_down, make_machine):
     machines = [make_machine(vendor_id=f"agv_{n:03d}") for n in (15, 16, 17)]
-    outcomes = vendor.subscribe_all(machines)
+    outcomes = subscriptions.subscribe_all(machines)
     assert [o.status for o in outcomes] == ["failed"] * 3
     assert len({o.message for o in outcomes}) == 1 and vendor_down in outcomes[0].message
     assert all(m.subscription_id is None for m in machines)

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.blueprints.machines import subscriptions
 from app.core.extensions import db
 from app.integrations import vendor
 
@@ -119,7 +120,7 @@ def _subscribe_push_machines(app, own_url):
     app.config["VENDOR_API_URL"] = own_url   # this process only: it *is* the vendor
     with app.app_context():
         try:
-            outcomes = vendor.subscribe_all(push_machines())
+            outcomes = subscriptions.subscribe_all(push_machines())
             lines = [(o.ok, f"  {o.machine.code:<8} {o.message}") for o in outcomes]
             db.session.commit()
         except Exception:

@@ -3,6 +3,7 @@
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403
+from app.blueprints.logbook.links import source_kind
 from app.blueprints.machines import services as machine_services
 from app.core.extensions import db
 
@@ -35,6 +36,10 @@ def can_close(user, alert):
 def load_alert(alert_id):
     """The alert, or 404; 403 when the user may not see it."""
     return get_or_403(Alert, alert_id, can_see_alert)
+
+
+# Alerts are for managers and the machine's operators only, whoever may read the issue.
+source_kind("alert", "Alert", Alert, "alerts.show", "alert_id", may_open=can_see_alert)
 
 
 def load_rule(rule_id):

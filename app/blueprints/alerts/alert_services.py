@@ -1,4 +1,4 @@
-"""What people do with alerts (acknowledge, comment, close, make a task) and the lists."""
+"""What people do with alerts (acknowledge, comment, close) and the lists."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -84,31 +84,11 @@ def close_alert(alert, actor, note=""):
     return alert
 
 
-def tasks_of(alert):
-    from app.blueprints.tasks.models import Task
-    return db.session.scalars(select(Task).where(Task.alert_id == alert.id)
-                              .order_by(Task.id)).all()
-
-
-def create_alert_task(alert, actor):
-    """A maintenance task for this alert, made by a manager from the alert page."""
-    from app.blueprints.tasks.services import create_task
-
-    from .evaluation import TASK_PRIORITY
-
-    if not can_close(actor, alert):
-        raise Forbidden()
-    open_task = next((t for t in tasks_of(alert) if t.is_open), None)
-    if open_task is not None:
-        raise ValidationFailed(f"Task #{open_task.id} for this alert is still open.")
-    task = create_task(alert.machine, f"{alert.rule.name} on {alert.machine.code}"[:200],
-                       description=alert.message, source="alert",
-                       priority=TASK_PRIORITY.get(alert.severity, "medium"), actor=actor,
-                       alert=alert)
+def record_task(alert, actor, task):
+    """Note on the alert's history that `actor` made maintenance task `task` from it."""
     _record(alert, actor, "task", f"Made maintenance task #{task.id}")
     db.session.flush()
     _changed(alert, badges=False)
-    return task
 
 
 # --- lists --------------------------------------------------------------------------------

@@ -19,11 +19,9 @@ from app.core.extensions import db
 from app.core.models import as_utc
 from app.realtime import publish_after_commit
 
+from .hooks import alert_raised
 from .models import Alert, AlertCondition, AlertEvent
 from .rules import CACHE, format_value, machines_in_scope
-
-TASK_PRIORITY = {"critical": "critical", "warning": "high", "info": "medium"}
-
 
 # --- conditions ---------------------------------------------------------------------------
 
@@ -201,8 +199,7 @@ def raise_alert(snap, machine, metric, value, ts, batch):
     _announce(alert, machine, f"{alert.severity_label} alert on {machine.code}: {snap.name}",
               batch)
     publish_after_commit("alert.raised", id=alert.id, machine_id=machine.id)
-    if snap.create_task:
-        make_rule_task(snap, alert, machine)
+    alert_raised(alert, snap)
     return alert
 
 
@@ -213,28 +210,13 @@ def reactivate_alert(snap, alert, value, ts, batch):
     _announce(alert, alert.machine, f"Alert on {alert.machine.code} is back: {snap.name}",
               batch)
     publish_after_commit("alert.changed", id=alert.id, machine_id=alert.machine_id)
-    if snap.create_task and not _open_task_of(alert):
-        make_rule_task(snap, alert, alert.machine)
+    alert_raised(alert, snap, again=True)
 
 
 def clear_alert(alert, at, batch):
     alert.state, alert.cleared_at = "cleared", at
     _record(alert, "cleared", "Cleared: the condition is back to normal", at)
     publish_after_commit("alert.changed", id=alert.id, machine_id=alert.machine_id)
-
-
-def _open_task_of(alert):
-    from app.blueprints.tasks.models import Task
-    return db.session.scalar(select(Task.id).where(Task.alert_id == alert.id,
-                                                   Task.status != "finished").limit(1))
-
-
-def make_rule_task(snap, alert, machine):
-    from app.blueprints.tasks.services import create_task
-    return create_task(machine, f"{snap.name} on {machine.code}"[:200],
-                       description=f"Raised by the alert rule “{snap.name}”: {alert.message}",
-                       source="rule", priority=TASK_PRIORITY.get(snap.severity, "medium"),
-                       alert=alert)
 
 
 # --- offline ------------------------------------------------------------------------------

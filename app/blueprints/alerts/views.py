@@ -10,7 +10,7 @@ from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
-from . import alert_services, bp, rules
+from . import alert_services, bp, hooks, rules
 from .access import (
     ALERT_READERS,
     can_acknowledge,
@@ -48,7 +48,7 @@ def index():
 
 def _show(alert, comment_form=None, close_form=None, status=200):
     return render_page(
-        "alerts/show.html", status=status, alert=alert, tasks=alert_services.tasks_of(alert),
+        "alerts/show.html", status=status, alert=alert, tasks=hooks.tasks_of(alert),
         comment_form=comment_form or CommentForm(), close_form=close_form or CloseForm(),
         action_form=ConfirmForm(), may_acknowledge=can_acknowledge(current_user, alert),
         may_comment=can_comment(current_user, alert), may_close=can_close(current_user, alert),
@@ -120,16 +120,6 @@ def close(alert_id):
     return _act(alert, lambda: alert_services.close_alert(alert, current_user,
                                                           form.note.data),
                 "Alert closed.")
-
-
-@bp.post("/<int:alert_id>/task")
-@managers_only
-def create_task(alert_id):
-    alert = load_alert(alert_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    return _act(alert, lambda: alert_services.create_alert_task(alert, current_user),
-                "Maintenance task made; its assignees have been told.")
 
 
 # --- rules --------------------------------------------------------------------------------

@@ -20,10 +20,13 @@ from sqlalchemy import or_, select
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403
+from app.blueprints.logbook.links import source_kind
 from app.blueprints.machines import services as machine_services
 from app.core.extensions import db
 
 from .models import AndonCall, EscalationLevel
+
+source_kind("andon", "Andon call", AndonCall, "andon.call", "call_id")
 
 RAISERS = roles.EVERYONE - {roles.VIEWER}
 ANSWERERS = roles.MANAGERS | {roles.MAINTENANCE}

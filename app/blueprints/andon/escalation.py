@@ -14,6 +14,8 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth import roles
 from app.blueprints.machines.models import Machine
+from app.blueprints.machines.services import machine_operators_of
+from app.blueprints.notifications.services import link, notify, users_with_roles
 from app.core.badges import publish_badges
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
@@ -184,9 +186,6 @@ def _escalate_call(call, ladders, now):
 
 def _people_for(level, machine):
     """Holders of the level's roles; machine-bound roles only if assigned to the machine."""
-    from app.blueprints.machines.services import machine_operators_of
-    from app.blueprints.notifications.services import users_with_roles
-
     plant_wide = [r for r in level.roles if r not in roles.MACHINE_BOUND]
     people = list(users_with_roles(plant_wide))
     if set(level.roles) & roles.MACHINE_BOUND:
@@ -195,8 +194,6 @@ def _people_for(level, machine):
 
 
 def _fire(call, level, now, told):
-    from app.blueprints.notifications.services import link, notify
-
     stage_word = "not acknowledged" if level.stage == "acknowledge" else "not resolved"
     role_words = ", ".join(roles.ROLE_LABELS.get(r, r) for r in level.roles)
     event = AndonEvent(call=call, at=now, kind="escalated", level=level.level,

@@ -12,6 +12,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.blueprints.auth import roles
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
+from app.blueprints.notifications.services import link, notify, people_of_machine
+from app.blueprints.production.services import close_downtime, open_downtime
 from app.core import uploads
 from app.core.badges import badge_counter, publish_badges
 from app.core.errors import Forbidden, ValidationFailed
@@ -124,8 +126,6 @@ def raise_call(user, machine, kind, priority=None, note="", photo=None, now=None
         call.photo_name, call.photo_type = save_photo(photo)
     _insert(call, machine, kind)
     if kind == "stoppage":
-        from app.blueprints.production.services import open_downtime
-
         reason = f"Andon stoppage #{call.id}" + (f": {call.note}" if call.note else "")
         call.downtime = open_downtime(machine, DOWNTIME_SOURCE, reason=reason, at=now)
     db.session.add(AndonEvent(call=call, actor=user, at=now, kind="raised",
@@ -152,8 +152,6 @@ def _insert(call, machine, kind):
 
 
 def _notify_raised(call, user):
-    from app.blueprints.notifications.services import link, notify, people_of_machine
-
     answerers = set(ANSWERERS) | EXTRA_BY_KIND.get(call.kind, set())
     notify(people_of_machine(call.machine, include_roles=answerers), "andon",
            f"Andon: {call.kind_label} on {call.machine.code}",
@@ -193,8 +191,6 @@ def acknowledge(user, call, now=None):
 
 def _tell_raiser(call, user, what):
     """The person at the machine learns that help is coming (or the call is closed)."""
-    from app.blueprints.notifications.services import link, notify
-
     notify([call.raised_by], "andon", f"Andon #{call.id} on {call.machine.code}: {what}",
            link("andon.call", call_id=call.id), exclude=user)
 
@@ -218,8 +214,6 @@ def resolve(user, call, note="", now=None):
     call.status, call.resolved_at, call.resolved_by = "resolved", now, user
     call.resolution_note = note
     if call.downtime_id is not None:
-        from app.blueprints.production.services import close_downtime
-
         close_downtime(call.machine, DOWNTIME_SOURCE, at=now)
     db.session.add(AndonEvent(call=call, actor=user, at=now, kind="resolved", detail=note))
     db.session.flush()

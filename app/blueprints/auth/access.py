@@ -5,6 +5,8 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from app.core.extensions import db
+
 from . import roles
 
 
@@ -26,8 +28,6 @@ def roles_required(*allowed):
 def get_or_403(model, ident, may_see):
     """The row, or 404; 403 when `may_see(current_user, row)` says the user may not see it.
     Every domain's `load_*` goes through here so the order (exists, then allowed) is one."""
-    from app.core.extensions import db
-
     row = db.get_or_404(model, ident)
     if not may_see(current_user, row):
         abort(403)

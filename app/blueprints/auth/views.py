@@ -3,8 +3,6 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.models import Line, Machine
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
@@ -21,6 +19,7 @@ from .forms import (
     UserCreateForm,
 )
 from .models import User
+from .workplace import chosen_workplace, offer_workplace
 
 
 def _safe_next(target):
@@ -98,10 +97,7 @@ def first_password():
 
 def _profile_form(user, obj=None):
     form = ProfileForm(obj=obj)
-    form.lines.choices = [(ln.id, f"{ln.name} ({ln.code})") for ln in
-                          machine_services.lines_ordered()]
-    form.machines.choices = [(m.id, f"{m.code} {m.name}") for m in
-                             machine_services.machines_ordered()]
+    offer_workplace(form)
     if request.method == "GET" and obj is not None:
         form.lines.data = [ln.id for ln in user.lines]
         form.machines.data = [m.id for m in user.machines]
@@ -113,16 +109,11 @@ def _asks_for_workplace(user):
     return user.is_machine_bound and not user.lines and not user.machines
 
 
-def _chosen(model, ids):
-    return [obj for obj in (db.session.get(model, i) for i in ids) if obj is not None]
-
-
 def _save_profile(form, user, with_workplace):
+    lines, machines = chosen_workplace(form) if with_workplace else (None, None)
     services.update_profile(
         user, form.full_name.data, form.employee_number.data, form.phone.data,
-        form.shift.data,
-        lines=_chosen(Line, form.lines.data) if with_workplace else None,
-        machines=_chosen(Machine, form.machines.data) if with_workplace else None)
+        form.shift.data, lines=lines, machines=machines)
 
 
 @bp.route("/welcome/profile", methods=["GET", "POST"])
@@ -184,13 +175,6 @@ def users():
                        filters=filters, roles=roles)
 
 
-def _workplace_choices(form):
-    form.lines.choices = [(ln.id, f"{ln.name} ({ln.code})") for ln in
-                          machine_services.lines_ordered()]
-    form.machines.choices = [(m.id, f"{m.code} {m.name}") for m in
-                             machine_services.machines_ordered()]
-
-
 @bp.route("/users/new", methods=["GET", "POST"])
 @managers_only
 def new_user():
@@ -199,7 +183,7 @@ def new_user():
                          roles.creatable_roles(current_user.role)]
     if request.method == "GET":
         form.role.data = roles.OPERATOR
-    _workplace_choices(form)
+    offer_workplace(form)
     requested = request.form.get("role", "")
     if request.method == "POST" and requested in roles.ROLES \
             and not roles.can_create(current_user.role, requested):
@@ -217,10 +201,11 @@ def new_user():
 
 def _create_user(form):
     """The new user and their one-time password."""
+    lines, machines = chosen_workplace(form)
     return services.create_user(
         current_user, form.role.data, full_name=form.full_name.data or "",
         shift=form.shift.data, employee_number=form.employee_number.data,
-        lines=_chosen(Line, form.lines.data), machines=_chosen(Machine, form.machines.data))
+        lines=lines, machines=machines)
 
 
 def load_user(user_id):
@@ -242,14 +227,13 @@ def edit_assignments(user_id):
     if not roles.can_manage_user(current_user, user):
         abort(403)
     form = AssignmentForm(obj=user)
-    _workplace_choices(form)
+    offer_workplace(form)
     if request.method == "GET":
         form.lines.data = [ln.id for ln in user.lines]
         form.machines.data = [m.id for m in user.machines]
         form.shift.data = user.shift or ""
     if save_form(form, lambda: services.update_assignments(
-            current_user, user, _chosen(Line, form.lines.data),
-            _chosen(Machine, form.machines.data), form.shift.data)):
+            current_user, user, *chosen_workplace(form), form.shift.data)):
         flash(f"Assignments of {user.username} saved.", "success")
         return redirect(url_for("auth.show_user", user_id=user.id))
     status = form_status(form)

@@ -1,13 +1,16 @@
 """Read-only summaries for the home pages."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.models import Line, Machine, MachineType
+from app.blueprints.machines.models import Line, Machine, MachineType, line_operators, machine_operators
 from app.blueprints.telemetry.models import PollCycle
 from app.core.extensions import db
+from app.core.models import utcnow
 
 # Everything a tile shows, loaded in a fixed number of queries however many machines.
 TILE_LOAD = (selectinload(Machine.state),
@@ -44,8 +47,6 @@ def plant_by_line():
 
 def unstaffed_machines():
     """Machines nobody is assigned to, directly or through their line (one query)."""
-    from app.blueprints.machines.models import line_operators, machine_operators
-
     direct = select(machine_operators.c.machine_id).where(
         machine_operators.c.machine_id == Machine.id).exists()
     via_line = select(line_operators.c.line_id).where(
@@ -56,10 +57,6 @@ def unstaffed_machines():
 
 def last_poll():
     """The latest poll cycle that ran, and how many were skipped in the last hour."""
-    from datetime import timedelta
-
-    from app.core.models import utcnow
-
     cycle = db.session.scalars(select(PollCycle).where(PollCycle.skipped.is_(False))
                                .order_by(PollCycle.started_at.desc()).limit(1)).first()
     skipped = db.session.scalar(select(func.count()).select_from(PollCycle).where(

@@ -6,6 +6,4 @@ from app.core.navigation import nav_entry
 bp = Blueprint("logbook", __name__, url_prefix="/logbook")
 nav_entry(60, "Logbook", "logbook.index", roles.EVERYONE)
 
-from app.blueprints.production import models as _production_models  # noqa: E402,F401
-
 from . import attachment_views, metrics_views, models, views  # noqa: E402,F401

@@ -18,6 +18,7 @@ from app.realtime import live_renderer
 
 from . import bp
 from .access import WORKERS, can_see_issue, load_issue
+from .ai_texts import request_issue_texts
 from .metrics import DAY_PRESETS, DAYS_MAX, BadDays, column_chart, logbook_metrics, parse_days
 from .models import Issue
 
@@ -86,7 +87,6 @@ def _back_to():
 @roles_required(*WORKERS)
 def retry_ai(issue_id):
     issue = load_issue(issue_id)
-    from app.jobs.ai import request_issue_texts  # the job imports this package
     save(lambda: request_issue_texts(issue))
     if is_htmx():
         return render_page("logbook/_ai.html", issue=issue)

@@ -19,6 +19,7 @@ from app.core.models import utcnow
 from app.core.workflow import check_transition, next_statuses
 
 from .access import REPORTERS, can_see_issue, can_work_on
+from .ai_texts import request_issue_texts
 from .models import CATEGORIES, PRIORITIES, STATUSES, TRANSITIONS, Issue, IssueEvent, Remedy
 
 DOWNTIME_SOURCE = "issue"
@@ -136,7 +137,7 @@ def report_issue(user, machine, category, description, title=None, priority="med
         _open_issue_downtime(issue)
         log_event(issue, user, "downtime", "Downtime started: the machine cannot run.")
     db.session.flush()
-    _request_ai_texts(issue)
+    request_issue_texts(issue)
     return issue
 
 
@@ -330,7 +331,7 @@ def add_remedy(user, issue, description, minutes_spent, parts=(), performed_at=N
                   f"cost {remedy.parts_cost}"
     log_event(issue, user, "remedy", detail + ")")
     db.session.flush()
-    _request_ai_texts(issue)
+    request_issue_texts(issue)
     return remedy
 
 
@@ -379,10 +380,3 @@ def update_issue(user, issue, title=None, description=None, category=None, prior
         log_event(issue, user, "edited", "Changed " + "; ".join(changed))
         db.session.flush()
     return changed
-
-
-def _request_ai_texts(issue):
-    # Imported here: the job module imports this domain's models, and an RQ worker
-    # imports the job module first.
-    from app.jobs.ai import request_issue_texts
-    request_issue_texts(issue)

@@ -158,7 +158,7 @@ def _link_context(form, machine):
     linked, note = links.check_link(current_user, machine, form.source.data, form.ref.data)
     if note:
         form.source.data = form.ref.data = ""
-    label = f"{links.LABELS[form.source.data]} #{linked.id}" if linked else None
+    label = f"{links.label_of(form.source.data)} #{linked.id}" if linked else None
     return {"link_note": note, "link_label": label}
 
 
@@ -259,10 +259,8 @@ def _show(issue, status=200, **forms):
 def _task_links(issue):
     """Where the issue came from, the maintenance tasks made from it, and whether this
     user may make one."""
-    from app.blueprints.tasks.services import tasks_of_issue
-
     return {"came_from": links.came_from(issue, current_user),
-            "issue_tasks": tasks_of_issue(issue),
+            "issue_tasks": links.tasks_of(issue),
             "may_make_task": current_user.role in WORKERS and issue.status != "closed",
             "task_form": StatusForm()}
 

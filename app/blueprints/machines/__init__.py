@@ -4,6 +4,7 @@ subscriptions (/machines)."""
 from flask import Blueprint
 
 from app.blueprints.auth import roles
+from app.blueprints.auth.workplace import workplace_source
 from app.core.navigation import nav_entry
 
 bp = Blueprint("machines", __name__, url_prefix="/machines")
@@ -16,4 +17,7 @@ nav_entry(80, "Lines", "machines.lines", roles.PLANT_WIDE,
           ("machines.lines", "machines.new_line", "machines.edit_line", "machines.departments",
            "machines.new_department", "machines.edit_department"))
 
-from . import cli, live, setup_views, vendor_cli, views  # noqa: E402,F401
+from . import cli, live, services, setup_views, vendor_cli, views  # noqa: E402,F401
+
+# Auth's user forms offer lines and machines without naming this domain.
+workplace_source(services.workplace_choices, services.chosen_workplace)

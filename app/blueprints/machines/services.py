@@ -116,6 +116,21 @@ def machines_ordered():
     return db.session.scalars(select(Machine).order_by(Machine.code)).all()
 
 
+def workplace_choices():
+    """For auth's user forms: (line choices, machine choices) as [(id, label)]."""
+    return ([(ln.id, f"{ln.name} ({ln.code})") for ln in lines_ordered()],
+            [(m.id, f"{m.code} {m.name}") for m in machines_ordered()])
+
+
+def chosen_workplace(line_ids, machine_ids):
+    """(lines, machines) of these ids that exist, in the order given."""
+    return _existing(Line, line_ids), _existing(Machine, machine_ids)
+
+
+def _existing(model, ids):
+    return [obj for obj in (db.session.get(model, i) for i in ids) if obj is not None]
+
+
 def operators_ordered():
     return db.session.scalars(select(User).where(
         User.role.in_(roles.MACHINE_BOUND), User.active.is_(True)).order_by(User.username)).all()

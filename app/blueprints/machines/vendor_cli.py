@@ -5,7 +5,7 @@ import click
 from app.core.extensions import db
 from app.integrations import vendor
 
-from . import bp
+from . import bp, subscriptions
 
 CODE_OPTION = click.option("--code", "codes", multiple=True, metavar="CODE",
                            help="Only this machine; repeat for more [default: all].")
@@ -17,20 +17,20 @@ def subscribe_command(codes):
     """Ask the vendor (VENDOR_API_URL) to push readings of machines with a vendor id."""
     click.echo(f"Vendor API {vendor.api_url()}; readings will arrive at "
                f"{vendor.callback_url()}")
-    _finish(vendor.subscribe_all(_chosen(codes)), "No machines.")
+    _finish(subscriptions.subscribe_all(_chosen(codes)), "No machines.")
 
 
 @bp.cli.command("unsubscribe")
 @CODE_OPTION
 def unsubscribe_command(codes):
     """Delete the vendor subscriptions of subscribed machines."""
-    _finish(vendor.unsubscribe_all(_chosen(codes)), "No machine is subscribed.")
+    _finish(subscriptions.unsubscribe_all(_chosen(codes)), "No machine is subscribed.")
 
 
 def _chosen(codes):
     if not codes:
         return None
-    machines, missing = vendor.machines_by_code(codes)
+    machines, missing = subscriptions.machines_by_code(codes)
     if missing:
         raise click.ClickException(f"no machine with code {', '.join(missing)}; "
                                    "nothing was changed.")

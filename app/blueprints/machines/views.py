@@ -7,8 +7,9 @@ from app.blueprints.auth.models import User
 from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
+from app.integrations import vendor
 
-from . import bp, services
+from . import bp, services, subscriptions
 from .forms import MachineForm
 from .models import MACHINE_STATUSES, Department, Line, Machine, MachineType
 
@@ -142,17 +143,15 @@ def rotate_secret(machine_id):
 
 def _vendor_action(machine_id, subscribe):
     """Confirm, then register (or remove) our webhook with the machine's vendor."""
-    from app.integrations import vendor
-
     machine = load_machine(machine_id)
     form = ConfirmForm()
     back = url_for("machines.show", machine_id=machine.id)
     if form.validate_on_submit():
         try:
             if subscribe:
-                vendor.subscribe_machine(machine)
+                subscriptions.subscribe_machine(machine)
             else:
-                vendor.unsubscribe_machine(machine)
+                subscriptions.unsubscribe_machine(machine)
         except vendor.VendorError as exc:
             db.session.rollback()
             flash(str(exc), "error")

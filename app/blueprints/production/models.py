@@ -1,5 +1,5 @@
 from app.core.extensions import db
-from app.core.models import TimestampMixin, UTCDateTime
+from app.core.models import TimestampMixin, UTCDateTime, utcnow
 
 DOWNTIME_SOURCES = ("issue", "andon", "manual")
 
@@ -21,6 +21,5 @@ class Downtime(TimestampMixin, db.Model):
 
     @property
     def hours(self):
-        from app.core.models import utcnow
         end = self.ended_at or utcnow()
         return (end - self.started_at).total_seconds() / 3600

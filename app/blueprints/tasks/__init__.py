@@ -8,9 +8,4 @@ from app.core.navigation import nav_entry
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 nav_entry(50, "Tasks", "tasks.index", roles.EVERYONE, badge="tasks")
 
-# Tasks point at alerts and logbook issues: their models must be known before any query
-# configures the mappers, whichever package a process happens to import first.
-from app.blueprints.alerts import models as _alert_models  # noqa: E402,F401
-from app.blueprints.logbook import models as _issue_models  # noqa: E402,F401
-
-from . import live, meters, models, plan_views, services, views  # noqa: E402,F401
+from . import from_alerts, live, meters, models, plan_views, services, views  # noqa: E402,F401

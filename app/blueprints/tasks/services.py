@@ -10,6 +10,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth import roles
+from app.blueprints.logbook.access import WORKERS, can_see_issue
+from app.blueprints.logbook.links import lists_issue_tasks, source_kind
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.blueprints.notifications.services import link, notify, people_of_machine, users_with_roles
@@ -29,6 +31,8 @@ from .models import (
     TaskEvent,
     task_assignees,
 )
+
+source_kind("task", "Task", Task, "tasks.show", "task_id")
 
 # Who gets a task when nobody is named: the machine's managers and operators, and the
 # maintenance people.
@@ -350,6 +354,7 @@ def people_with_tasks():
     return users_with_roles(ASSIGNABLE_ROLES | roles.MACHINE_BOUND)
 
 
+@lists_issue_tasks
 def tasks_of_issue(issue):
     return db.session.scalars(select(Task).where(Task.issue_id == issue.id)
                               .order_by(Task.id)).all()
@@ -381,8 +386,6 @@ def open_task_of_issue(issue):
 def task_from_issue(user, issue):
     """A maintenance task for a logbook issue: (task, made_now). An issue that already has
     an open task gets that one back, not a duplicate."""
-    from app.blueprints.logbook.access import WORKERS, can_see_issue
-
     if user.role not in WORKERS or not can_see_issue(user, issue):
         raise Forbidden("Only managers, engineers, maintenance and quality make tasks from "
                         "issues.")

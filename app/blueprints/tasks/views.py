@@ -8,18 +8,19 @@ from datetime import UTC
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
+from app.blueprints.alerts.access import load_alert
 from app.blueprints.auth import roles
-from app.blueprints.auth.access import get_or_403, roles_required
+from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.blueprints.logbook.access import WORKERS, load_issue
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Machine
 from app.core.extensions import db
-from app.core.forms import form_status, save, save_form
+from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import is_htmx, render_page
 from app.core.models import utcnow
 
-from . import bp, plans, services
+from . import bp, from_alerts, plans, services
 from .forms import EditTaskForm, StatusForm, TaskForm
 from .models import TASK_PRIORITIES, TASK_SOURCES, TASK_STATUSES, Task
 
@@ -256,6 +257,22 @@ def from_issue(issue_id):
         return redirect(url_for(".show", task_id=task.id))
     flash(f"Task #{task.id} made from issue #{issue.id}.", "success")
     return redirect(url_for(".show", task_id=task.id))
+
+
+# --- from an alert ------------------------------------------------------------------------
+
+@bp.post("/from-alert/<int:alert_id>")
+@managers_only
+def from_alert(alert_id):
+    alert = load_alert(alert_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    saved = save(lambda: from_alerts.task_from_alert(current_user, alert))
+    if saved:
+        flash("Maintenance task made; its assignees have been told.", "success")
+    else:
+        flash(saved.message, "error")
+    return redirect(url_for("alerts.show", alert_id=alert.id))
 
 
 def _machine_plans(machine):
