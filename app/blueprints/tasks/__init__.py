@@ -13,4 +13,4 @@ nav_entry(50, "Tasks", "tasks.index", roles.EVERYONE, badge="tasks")
 from app.blueprints.alerts import models as _alert_models  # noqa: E402,F401
 from app.blueprints.logbook import models as _issue_models  # noqa: E402,F401
 
-from . import live, meters, models, plan_views, services, views  # noqa: E402,F401
+from . import live, meters, models, panels, plan_views, services, views  # noqa: E402,F401
