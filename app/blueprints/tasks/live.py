@@ -21,7 +21,7 @@ def _card(task, user):
 
 
 def _task_page(task, user):
-    return render_template("tasks/_live_task.html", form=ConfirmForm(), viewer=user,
+    return render_template("tasks/_live_task.html", form=ConfirmForm(),
                            **status_panel_context(task, user))
 
 
