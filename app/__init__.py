@@ -138,11 +138,12 @@ def _register_templating(app):
     from app.blueprints.auth import roles
     from app.core.badges import badge_counts
     from app.core.htmx import dom_id
+    from app.core.layout import layout_pieces
     from app.core.navigation import nav_items
     from app.core.templating import format_datetime, time_ago
 
     app.jinja_env.globals.update(dom_id=dom_id, roles=roles, nav_items=nav_items,
-                                 badge_counts=badge_counts)
+                                 badge_counts=badge_counts, layout_pieces=layout_pieces)
     app.jinja_env.filters.update(datetime=format_datetime, ago=time_ago)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -606,15 +606,16 @@ def test_manager_makes_a_task_from_the_alert(hot, logged_in):
 
 
 def test_machine_partial_lists_open_alerts(hot, app, make_user):
-    from flask import render_template
-    from flask_login import login_user
+    from flask_login import current_user, login_user
+
+    from app.blueprints.alerts.panels import machine_alerts
 
     with app.test_request_context():
         login_user(hot.machine.line.operators[0])
-        html = render_template("alerts/_machine_alerts.html", machine=hot.machine)
+        html = machine_alerts(hot.machine, current_user)
         assert hot.message in html and f"/alerts/{hot.id}" in html
         login_user(make_user("viewer"))
-        assert render_template("alerts/_machine_alerts.html", machine=hot.machine).strip() \
+        assert machine_alerts(hot.machine, current_user).strip() \
             == ""
 
 

@@ -32,9 +32,6 @@ JOB_QUEUE = "app.jobs.queue"
 
 # (module, imported module): known exceptions, each with the reason it may stay for now.
 ALLOWED = {
-    # The machine page's default chart: the `panels` work replaces this import with a
-    # machine-page panel registry. Delete this entry once that is merged.
-    ("app.blueprints.machines.views", "app.blueprints.telemetry.views"),
     # create_app() is the application factory: it imports the domains when an app is made,
     # so `import app.core...` (tools, rq cron, migrations) stays light.
     ("app", "app.blueprints.auth.access"),

@@ -13,6 +13,7 @@ from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
 from app.blueprints.logbook import ai_texts
+from app.blueprints.logbook.metrics_views import ai_context
 from app.blueprints.logbook.models import Issue, Remedy
 from app.core.extensions import db, redis_client
 from app.integrations import ai
@@ -276,7 +277,7 @@ def test_request_enqueues_with_backoff(issue, queued):
 def panel(app, issue, user):
     with app.test_request_context(f"/logbook/issues/{issue.id}"):
         login_user(user)
-        return render_template("logbook/_ai.html", issue=reload(issue.id))
+        return render_template("logbook/_ai.html", **ai_context(reload(issue.id), user))
 
 
 def test_panel_states(app, issue, make_user):

@@ -490,15 +490,16 @@ def test_plan_list_shows_meter_progress_and_switching_off_asks_first(browser, pe
 
 
 def test_machine_partial_shows_open_tasks_and_plans(app, people, metered_machine):
-    from flask import render_template
-    from flask_login import login_user
+    from flask_login import current_user, login_user
+
+    from app.blueprints.tasks.panels import machine_tasks
 
     plan = _plan(people["manager"], metered_machine, parts=100)
     plan.parts = 40
     task = _task(metered_machine, title="Swap the die")
     with app.test_request_context("/"):
         login_user(people["manager"])
-        html = render_template("tasks/_machine_tasks.html", machine=metered_machine)
+        html = machine_tasks(metered_machine, current_user)
     assert f"#{task.id} Swap the die" in html and "40 / 100 parts" in html
 
 

@@ -306,10 +306,12 @@ def test_chart_metric_choice(logged_in, mill):
 def test_live_values_render_from_the_machine_alone_for_the_socket(app, mill):
     from flask import render_template
 
+    from app.blueprints.telemetry.panels import values_context
+
     now = utcnow()
     feed(mill, (now - timedelta(minutes=1), {"temperature": 12.5, "running": False}))
     with app.test_request_context():
-        html = render_template("telemetry/_live_values.html", machine=mill, oob=True)
+        html = render_template("telemetry/_live_values.html", oob=True, **values_context(mill))
 
     assert re.search(rf'<section class="live-values" id="machine-{mill.id}-values" '
                      r'hx-swap-oob="true"', html)
@@ -319,6 +321,7 @@ def test_live_values_render_from_the_machine_alone_for_the_socket(app, mill):
 def test_live_values_tell_silent_from_reporting_unchanged(app, mill):
     from flask import render_template
 
+    from app.blueprints.telemetry.panels import values_context
     from app.core.extensions import db
 
     now = utcnow()
@@ -326,13 +329,13 @@ def test_live_values_tell_silent_from_reporting_unchanged(app, mill):
     # Reporting every poll since, but nothing changed.
     feed(mill, (now - timedelta(seconds=5), {"temperature": 50}), now=now - timedelta(seconds=5))
     with app.test_request_context():
-        html = render_template("telemetry/_live_values.html", machine=mill)
+        html = render_template("telemetry/_live_values.html", **values_context(mill))
     assert "Reporting" in html and "values unchanged" in html and "Silent" not in html
 
     mill.state.last_seen_at = now - timedelta(minutes=20)
     db.session.commit()
     with app.test_request_context():
-        html = render_template("telemetry/_live_values.html", machine=mill)
+        html = render_template("telemetry/_live_values.html", **values_context(mill))
     assert "Silent" in html and "Nothing heard" in html and "values unchanged" not in html
 
 

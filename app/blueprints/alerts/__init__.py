@@ -11,4 +11,4 @@ nav_entry(30, "Alerts", "alerts.index", roles.MANAGERS | roles.MACHINE_BOUND, ba
 from . import models  # noqa: E402,F401
 
 # isort: split
-from . import access, evaluation, live, views  # noqa: E402,F401
+from . import access, evaluation, live, panels, views  # noqa: E402,F401

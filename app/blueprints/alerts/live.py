@@ -13,9 +13,10 @@ from sqlalchemy import select
 from app.core.extensions import db
 from app.realtime import live_renderer, live_resync
 
-from .access import can_acknowledge, can_see_alert
+from .access import can_see_alert
 from .alert_services import STATE_FILTERS, AlertFilters, filter_choices, search_alerts
 from .models import Alert
+from .panels import ackable, row_context
 
 
 def _alert(message, user):
@@ -44,8 +45,7 @@ def alert_fragments(message, user, page):
     if new and page == "alerts-static":
         return None  # a filtered list: the new alert may not belong on it
     # The socket's user, not current_user: this runs for every open socket.
-    return render_template("alerts/_live_row.html", alert=alert, new=new,
-                           may_ack=can_acknowledge(user, alert))
+    return render_template("alerts/_live_row.html", new=new, **row_context(user, alert))
 
 
 @live_resync("alerts")
@@ -62,7 +62,8 @@ def resync_list(user, state, since):
     alerts = db.session.scalars(stmt.limit(current_app.config["PAGE_SIZE"])).all()
     # current_user here is the socket's user (the rows' buttons and empty state use it).
     return render_template("alerts/_rows.html", alerts=alerts, filters=filters, oob=True,
-                           live=True, current_user=user, **filter_choices(user))
+                           live=True, current_user=user, ackable=ackable(user, alerts),
+                           **filter_choices(user))
 
 
 @live_resync("alert")

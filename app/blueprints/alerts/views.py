@@ -10,13 +10,12 @@ from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
-from . import alert_services, bp, hooks, rules
+from . import alert_services, bp, hooks, panels, rules
 from .access import (
     ALERT_READERS,
     can_acknowledge,
     can_close,
     can_comment,
-    can_see_alert,
     load_alert,
     load_rule,
 )
@@ -41,7 +40,7 @@ def index():
     live_list = (filters.state in ("open", "active", "unacknowledged", "all")
                  and not filters.active_besides_state and page.page == 1)
     return render_page("alerts/index.html", "alerts/_list.html", page=page, filters=filters,
-                       live_list=live_list,
+                       live_list=live_list, ackable=panels.ackable(current_user, page.items),
                        states=alert_services.STATE_FILTERS, severities=SEVERITIES,
                        **alert_services.filter_choices(current_user))
 
@@ -71,10 +70,6 @@ def _act(alert, action, done_message):
     return redirect(url_for(".show", alert_id=alert.id))
 
 
-bp.add_app_template_global(can_acknowledge, "can_acknowledge_alert")
-bp.add_app_template_global(can_see_alert, "can_see_alert")
-
-
 @bp.post("/<int:alert_id>/acknowledge")
 @roles_required(*ALERT_READERS)
 def acknowledge(alert_id):
@@ -93,7 +88,8 @@ def _acknowledge_row(alert):
     """The list's one-tap button: the row comes back, acknowledged (or as it is, if
     someone else was quicker)."""
     save(lambda: alert_services.acknowledge_alert(alert, current_user))
-    return render_page("alerts/_row.html", alert=db.session.get(Alert, alert.id))
+    return render_page("alerts/_row.html",
+                       **panels.row_context(current_user, db.session.get(Alert, alert.id)))
 
 
 @bp.post("/<int:alert_id>/comment")
@@ -254,14 +250,3 @@ def delete_rule(rule_id):
                        message=message, action=url_for(".delete_rule", rule_id=rule.id),
                        button="Delete rule", danger=True,
                        cancel=url_for(".edit_rule", rule_id=rule.id))
-
-
-@bp.app_template_global("open_alerts_of")
-def open_alerts_of(machine):
-    """The machine's open alerts for alerts/_machine_alerts.html; None for people who may
-    not see this machine's alerts (the partial then shows nothing)."""
-    if not current_user.is_authenticated or current_user.role not in ALERT_READERS:
-        return None
-    if not machine_services.can_see_machine(current_user, machine):
-        return None
-    return alert_services.machine_open_alerts(machine)

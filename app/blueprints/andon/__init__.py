@@ -11,4 +11,4 @@ nav_entry(40, "Andon", "andon.index", roles.EVERYONE, badge="andon")
 from . import models  # noqa: E402,F401
 
 # isort: split
-from . import live, views  # noqa: E402,F401
+from . import live, panels, views  # noqa: E402,F401

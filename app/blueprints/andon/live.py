@@ -9,77 +9,44 @@ its user may see, plus the piece of the page it has open (its ?resync= value): t
 """
 
 from flask import render_template
-from flask_login import current_user
 
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
 from app.core.extensions import db
 from app.realtime import live_global, live_renderer, live_resync
 
-from . import bp, services
-from .access import RAISERS, can_answer, can_raise, can_see_call
-from .models import ANDON_KINDS, AndonCall
+from . import panels
+from .access import can_see_call
+from .models import AndonCall
 
-# --- what templates ask for ------------------------------------------------------------------
-
-
-@bp.app_template_global("andon_banner_calls")
-def andon_banner_calls(user=None):
-    return services.banner_calls(user or current_user)
-
-
-@bp.app_template_global("andon_calls_of")
-def andon_calls_of(machine, user=None):
-    return services.active_calls(user or current_user, [machine.id])
-
-
-@bp.app_template_global("andon_can_answer")
-def andon_can_answer(call, user=None):
-    return can_answer(user or current_user, call)
-
-
-@bp.app_template_global("andon_can_raise")
-def andon_can_raise(machine, user=None):
-    return can_raise(user or current_user, machine)
-
-
-@bp.app_template_global("andon_may_raise")
-def andon_may_raise(user=None):
-    return (user or current_user).role in RAISERS
-
-
-# --- fragments --------------------------------------------------------------------------------
+# --- fragments (their contexts are built in panels.py, as the pages build them) ------------
 
 def banner(user, oob=True):
-    return render_template("andon/_banner.html", user=user, oob=oob,
-                           banner=services.banner_calls(user))
+    return render_template("andon/_banner.html", **panels.banner_context(user, oob))
 
 
 def board(user):
-    return render_template("andon/_board.html", user=user, oob=True,
-                           calls=services.active_calls(user),
-                           resolved=services.recently_resolved(user))
+    return render_template("andon/_board.html", oob=True, **panels.board_context(user))
 
 
 def machine_calls(user, machine_id):
-    return render_template("andon/_machine_calls.html", user=user, oob=True,
-                           machine_id=machine_id,
-                           calls=services.active_calls(user, [machine_id]))
+    return render_template("andon/_machine_calls.html", oob=True,
+                           **panels.machine_calls_context(user, machine_id))
 
 
 def machine_panel(user, machine):
-    return render_template("andon/_machine.html", user=user, oob=True, machine=machine)
+    return render_template("andon/_machine.html", oob=True,
+                           **panels.machine_panel_context(user, machine))
 
 
 def line_machine(user, machine):
-    return render_template("andon/_line_machine.html", user=user, oob=True,
-                           machine=machine, calls=services.active_calls(user, [machine.id]),
-                           kinds=ANDON_KINDS)
+    return render_template("andon/_line_machine.html", oob=True,
+                           **panels.line_machine_context(user, machine))
 
 
 def call_detail(user, call):
-    return render_template("andon/_call_detail.html", user=user, oob=True, call=call,
-                           may_answer=can_answer(user, call))
+    return render_template("andon/_call_detail.html", oob=True,
+                           **panels.call_detail_context(user, call))
 
 
 def _page_piece(call, user, page):

@@ -14,7 +14,7 @@ from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_errors_to_fields, form_status, save, save_form
 from app.core.htmx import render_page
 
-from . import bp, escalation, services
+from . import bp, escalation, panels, services
 from .access import RAISERS, can_answer, can_raise, load_call
 from .forms import LevelForm, RaiseForm, ResolveForm
 from .models import ANDON_KINDS, ANDON_PRIORITIES, ESCALATION_STAGES, EscalationLevel
@@ -54,8 +54,7 @@ def _raise_places(user):
 def index():
     lines, loose = _raise_places(current_user)
     return render_page("andon/index.html", "andon/_board.html",
-                       calls=services.active_calls(current_user),
-                       resolved=services.recently_resolved(current_user),
+                       **panels.board_context(current_user),
                        lines=lines, loose=loose, may_raise=current_user.role in RAISERS)
 
 
@@ -63,8 +62,10 @@ def index():
 
 def _machine_screen(machine, form, status=200, duplicate=None):
     calls = services.active_calls(current_user, [machine.id])
+    screen = panels.machine_calls_context(current_user, machine.id, calls)
     return render_page("andon/machine.html", status=status, machine=machine, form=form,
-                       calls=calls, active_kinds={c.kind: c.id for c in calls},
+                       calls=calls, answerable=screen["answerable"],
+                       active_kinds={c.kind: c.id for c in calls},
                        kinds=ANDON_KINDS, defaults=services.DEFAULT_PRIORITY,
                        duplicate=duplicate)
 
@@ -120,9 +121,10 @@ def line(line_id):
     if current_user.is_machine_bound and not machines:
         abort(403)
     calls = services.active_calls(current_user, [m.id for m in machines])
-    by_machine = {m.id: [c for c in calls if c.machine_id == m.id] for m in machines}
+    line_machines = [panels.line_machine_context(
+        current_user, m, [c for c in calls if c.machine_id == m.id]) for m in machines]
     return render_page("andon/line.html", line=line, machines=machines,
-                       by_machine=by_machine, kinds=ANDON_KINDS,
+                       line_machines=line_machines, kinds=ANDON_KINDS,
                        may_raise=current_user.role in RAISERS, form=RaiseForm(formdata=None))
 
 
@@ -131,9 +133,8 @@ def line(line_id):
 @bp.get("/calls/<int:call_id>")
 @roles_required(*roles.EVERYONE)
 def call(call_id):
-    call = load_call(call_id)
-    return render_page("andon/call.html", call=call,
-                       may_answer=can_answer(current_user, call))
+    return render_page("andon/call.html",
+                       **panels.call_detail_context(current_user, load_call(call_id)))
 
 
 @bp.get("/calls/<int:call_id>/photo")

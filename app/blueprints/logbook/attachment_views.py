@@ -79,14 +79,15 @@ class AttachmentBox:
         return services.can_delete(self._user, attachment)
 
 
-@bp.app_template_global("attachment_box")
-def attachment_box(issue, user=None):
-    return AttachmentBox(issue, user or current_user)
+def attachments_context(issue, user):
+    """What logbook/_attachments.html is drawn from, on the issue page and here."""
+    return {"issue": issue, "box": AttachmentBox(issue, user)}
 
 
 def _section(issue, status=200, error=None):
     """The partial for htmx; the page of its own otherwise."""
-    context = {"issue": issue, "attachment_error": error, "issue_url": issue_url(issue)}
+    context = {**attachments_context(issue, current_user), "attachment_error": error,
+               "issue_url": issue_url(issue)}
     if is_htmx():
         response = make_response(render_template(PARTIAL, **context), status)
     else:
@@ -208,5 +209,5 @@ def ocr_result_fragment(message, user, page):
     attachment = db.session.get(Attachment, message.get("id"))
     if attachment is None or not can_see_issue(user, attachment.issue):
         return None
-    return render_template(PARTIAL, issue=attachment.issue, live_attachment=attachment,
-                           live_user=user)
+    return render_template(PARTIAL, live_attachment=attachment,
+                           **attachments_context(attachment.issue, user))

@@ -54,7 +54,11 @@ def issues_url(**params):
 
 # --- the AI panel on an issue ----------------------------------------------------------------
 
-@bp.app_template_global()
+def ai_context(issue, user):
+    """What logbook/_ai.html is drawn from, on the issue page, after a retry and over /ws."""
+    return {"issue": issue, "ai_action": ai_action(issue, user)}
+
+
 def ai_action(issue, user):
     """The label of the panel's button for `user`, or None when there is nothing to offer."""
     if not user.is_authenticated or user.role not in WORKERS:
@@ -89,7 +93,7 @@ def retry_ai(issue_id):
     issue = load_issue(issue_id)
     save(lambda: request_issue_texts(issue))
     if is_htmx():
-        return render_page("logbook/_ai.html", issue=issue)
+        return render_page("logbook/_ai.html", **ai_context(issue, current_user))
     flash("The AI texts are being written again; they appear on the issue when ready.", "info")
     return redirect(_back_to(), code=303)
 
@@ -103,4 +107,4 @@ def ai_panel(message, user, page):
     issue = db.session.get(Issue, issue_id)
     if issue is None or not can_see_issue(user, issue):
         return None
-    return render_template("logbook/_ai.html", issue=issue, viewer=user, oob=True)
+    return render_template("logbook/_ai.html", oob=True, **ai_context(issue, user))

@@ -30,6 +30,7 @@ from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import bp, labels, links, search, services
 from .access import REPORTERS, WORKERS, can_work_on, load_issue
+from .attachment_views import attachments_context
 from .attachments import save_upload
 from .forms import (
     AssignForm,
@@ -40,6 +41,7 @@ from .forms import (
     RunnableForm,
     StatusForm,
 )
+from .metrics_views import ai_context
 from .models import CATEGORIES, PRIORITIES, STATUSES
 
 MAX_PHOTOS = 10
@@ -252,6 +254,8 @@ def _show(issue, status=200, **forms):
         "status_error": forms.get("status_error"),
         "runnable_error": forms.get("runnable_error"),
         **_task_links(issue),
+        **attachments_context(issue, current_user),
+        **ai_context(issue, current_user),
     }
     return render_page("logbook/show.html", status=status, **context)
 

@@ -6,12 +6,13 @@ from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
 from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
-from app.core.htmx import render_page
+from app.core.htmx import is_htmx, render_page
 from app.integrations import vendor
 
 from . import bp, services, subscriptions
 from .forms import MachineForm
 from .models import MACHINE_STATUSES, Department, Line, Machine, MachineType
+from .panels import render_panels
 
 NONE_CHOICE = [(0, "— none —")]
 
@@ -91,15 +92,22 @@ def new():
     return _machine_form_page(form, None, form_status(form))
 
 
+def machine_page(machine, partial=None, status=200, **context):
+    """The machine page, its slots filled by the panels other domains registered; for
+    htmx, just `partial`. `context` (e.g. the history section a URL asked for) goes to the
+    partial and to every panel."""
+    if partial and is_htmx():
+        return render_page(partial, status=status, machine=machine, **context)
+    return render_page("machines/show.html", status=status, machine=machine,
+                       people=services.machine_operators_of(machine),
+                       confirm_form=ConfirmForm(),
+                       panels=render_panels(machine, current_user, **context))
+
+
 @bp.get("/<int:machine_id>")
 @roles_required(*roles.EVERYONE)
 def show(machine_id):
-    from app.blueprints.telemetry.views import default_chart  # history_views imports this module
-
-    machine = load_machine(machine_id)
-    return render_page("machines/show.html", machine=machine,
-                       people=services.machine_operators_of(machine),
-                       confirm_form=ConfirmForm(), chart=default_chart(machine))
+    return machine_page(load_machine(machine_id))
 
 
 @bp.get("/<int:machine_id>/<any(history, readings, 'readings.csv'):section>")

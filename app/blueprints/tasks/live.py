@@ -9,19 +9,20 @@ from app.realtime import live_renderer, live_resync
 
 from . import services
 from .models import Task
+from .panels import status_panel_context, task_card
 
 # A reconnecting list gets at most this many changed cards; more is a page reload's job.
 RESYNC_LIMIT = 50
 
 
 def _card(task, user):
-    return render_template("tasks/_card.html", task=task, form=ConfirmForm(), oob=True,
-                           viewer=user)
+    return render_template("tasks/_card.html", card=task_card(task, user), form=ConfirmForm(),
+                           oob=True)
 
 
 def _task_page(task, user):
-    return render_template("tasks/_live_task.html", task=task, form=ConfirmForm(),
-                           viewer=user, may_change=services.can_change_status(user, task))
+    return render_template("tasks/_live_task.html", form=ConfirmForm(),
+                           **status_panel_context(task, user))
 
 
 def _board_refresh():

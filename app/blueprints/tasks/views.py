@@ -8,7 +8,7 @@ from datetime import UTC
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from app.blueprints.alerts.access import load_alert
+from app.blueprints.alerts.access import can_see_alert, load_alert
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.auth.models import User
@@ -23,21 +23,14 @@ from app.core.models import utcnow
 from . import bp, from_alerts, plans, services
 from .forms import EditTaskForm, StatusForm, TaskForm
 from .models import TASK_PRIORITIES, TASK_SOURCES, TASK_STATUSES, Task
+from .panels import status_panel_context, task_card, task_cards
 
-STATUS_ACTIONS = {"in_progress": "Start", "finished": "Finish", "not_started": "Not started"}
-REOPEN_LABEL = "Reopen"
 FILTER_NAMES = ("machine", "line", "assignee", "priority", "source", "status", "overdue")
 
 
 def load_task(task_id):
     """The task, or 404; 403 when its machine is not one the user may see."""
     return get_or_403(Task, task_id, services.can_see_task)
-
-
-def status_actions(task):
-    """(status, button label) for each next step of the task, for its buttons."""
-    return [(s, REOPEN_LABEL if task.status == "finished" else STATUS_ACTIONS[s])
-            for s in services.next_statuses(task)]
 
 
 # --- lists -----------------------------------------------------------------------------
@@ -82,11 +75,15 @@ def index():
                "active_filters": any(filters.values()), "form": StatusForm(),
                "can_create": services.can_create(current_user), **_filter_choices()}
     if view == "board":
-        context["columns"] = services.board_columns(current_user, filters, now)
+        context["columns"] = [(status, label, task_cards(tasks, current_user))
+                              for status, label, tasks in
+                              services.board_columns(current_user, filters, now)]
+        context["board_limit"] = services.BOARD_LIMIT
     else:
         stmt = services.list_order(services.filter_tasks(current_user, filters, now), now)
         context["page"] = db.paginate(stmt, per_page=current_app.config["PAGE_SIZE"],
                                       error_out=False)
+        context["cards"] = task_cards(context["page"].items, current_user)
     return render_page("tasks/index.html", "tasks/_results.html", **context)
 
 
@@ -94,8 +91,9 @@ def index():
 @roles_required(*roles.EVERYONE)
 def mine():
     now = utcnow()
-    return render_page("tasks/mine.html", tasks=services.my_open_tasks(current_user, now),
-                       now=now, form=StatusForm())
+    return render_page("tasks/mine.html", now=now, form=StatusForm(),
+                       cards=task_cards(services.my_open_tasks(current_user, now),
+                                        current_user))
 
 
 # --- making and editing ----------------------------------------------------------------
@@ -194,11 +192,11 @@ def _update(form, task):
 # --- one task --------------------------------------------------------------------------
 
 def task_context(task, status_error=None):
-    return {"task": task, "may_change": services.can_change_status(current_user, task),
-            "may_edit": services.can_edit(current_user, task),
-            "actions": status_actions(task), "form": StatusForm(),
+    return {**status_panel_context(task, current_user),
+            "may_edit": services.can_edit(current_user, task), "form": StatusForm(),
             "status_error": status_error, "now": utcnow(),
             "overdue": services.is_overdue(task),
+            "may_see_alert": task.alert is not None and can_see_alert(current_user, task.alert),
             "plan_meters": plans.meters(task.plan) if task.plan else []}
 
 
@@ -225,8 +223,8 @@ def change_status(task_id):
     if error:
         task = load_task(task_id)
     if is_htmx() and request.form.get("card"):
-        return render_page("tasks/_card.html", status=422 if error else 200,
-                           error=error, **task_context(task))
+        return render_page("tasks/_card.html", status=422 if error else 200, error=error,
+                           card=task_card(task, current_user), form=StatusForm())
     if error:
         return render_page("tasks/show.html", status=422, **task_context(task, error))
     flash(f"Task #{task.id} is now {task.status_label.lower()}.", "success")
@@ -274,25 +272,3 @@ def from_alert(alert_id):
         flash(saved.message, "error")
     return redirect(url_for("alerts.show", alert_id=alert.id))
 
-
-def _machine_plans(machine):
-    return db.session.scalars(plans.plans_for(machine, include_inactive=False)).all()
-
-
-# Template globals, not a context processor: imported macros see globals only.
-TEMPLATE_GLOBALS = {
-    "task_may_change": lambda task, user=None: services.can_change_status(
-        user or current_user, task),
-    "task_actions": status_actions,
-    "task_overdue": services.is_overdue,
-    "board_limit": services.BOARD_LIMIT,
-    "machine_open_tasks": services.open_tasks_of_machine,
-    "machine_plans_of": _machine_plans,
-    "plan_meters": plans.meters,
-    "task_creator_roles": services.CREATORS,
-}
-
-
-@bp.record_once
-def _register_globals(state):
-    state.app.jinja_env.globals.update(TEMPLATE_GLOBALS)

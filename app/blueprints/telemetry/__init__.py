@@ -8,4 +8,4 @@ bp = Blueprint("telemetry", __name__, url_prefix="/telemetry")
 from . import models  # noqa: E402,F401
 
 # isort: split
-from . import cli, live, tiles, views  # noqa: E402,F401
+from . import cli, live, panels, tiles, views  # noqa: E402,F401

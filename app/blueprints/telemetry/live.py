@@ -10,6 +10,7 @@ from app.core.extensions import db
 from app.realtime import live_renderer, live_resync
 
 from .models import MachineState
+from .panels import tile_context, values_context
 
 
 def _load(ids, user):
@@ -21,9 +22,16 @@ def _load(ids, user):
 
 def _telemetry(machines, page):
     """Tiles for pages of tiles; the latest-values panel for that machine's own page."""
-    return "".join(render_template("telemetry/_telemetry.html", machine=m,
-                                   tiles=page == "tiles", values=page == f"machine:{m.id}")
-                   for m in machines)
+    return "".join(_telemetry_piece(m, page) for m in machines)
+
+
+def _telemetry_piece(machine, page):
+    if page == "tiles":
+        return render_template("telemetry/_telemetry.html", tiles=True, **tile_context(machine))
+    if page == f"machine:{machine.id}":
+        return render_template("telemetry/_telemetry.html", values=True,
+                               **values_context(machine))
+    return ""
 
 
 @live_renderer("telemetry.updated")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from . import bp
+from . import history
 
 REGISTRY_WORDS = {"maintenance": ("Under maintenance", "warn"),
                   "commissioning": ("Commissioning", "info"), "retired": ("Retired", "off")}
@@ -18,6 +18,7 @@ class TileState:
     values: list = field(default_factory=list)
     sparkline: str = ""
     trend_label: str = ""
+    live: history.LiveValues | None = None
 
 
 def _running_word(live):
@@ -39,8 +40,9 @@ def sparkline(values, width=100, height=24):
                     for i, v in enumerate(numbers))
 
 
-@bp.app_template_global("tile_state")
-def tile_state(machine, live):
+def tile_state(machine, live=None):
+    """What telemetry/_tile.html shows of `machine` (pages and /ws render it from this)."""
+    live = live or history.live_values(machine)
     if machine.status in REGISTRY_WORDS:
         word, badge = REGISTRY_WORDS[machine.status]
     elif live.status in LIVE_WORDS:
@@ -56,4 +58,9 @@ def tile_state(machine, live):
     state = machine.state
     return TileState(word, badge, badge, values,
                      sparkline(state.trend if state else []),
-                     trend_metric.label if trend_metric else "")
+                     trend_metric.label if trend_metric else "", live)
+
+
+def tiles_of(machines):
+    """{machine id: TileState} for a page of tiles."""
+    return {m.id: tile_state(m) for m in machines}

@@ -8,26 +8,17 @@ from flask import Response, request, stream_with_context
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.blueprints.machines import services
+from app.blueprints.machines import views as machines_views
 from app.blueprints.machines.views import load_machine
-from app.core.forms import ConfirmForm
-from app.core.htmx import is_htmx, render_page
+from app.core.htmx import is_htmx
 
 from . import bp
 from . import history as machine_history
 
 
-@bp.app_template_global("machine_live_values")
-def machine_live_values(machine):
-    """For _live_values.html, which renders from the machine alone (pages and /ws)."""
-    return machine_history.live_values(machine)
-
-
 def machine_page(machine, section, partial, status=200, **context):
     """The machine page with `section` ("chart" or "readings"), or its partial for htmx."""
-    return render_page("machines/show.html", partial, status=status, machine=machine,
-                       section=section, people=services.machine_operators_of(machine),
-                       confirm_form=ConfirmForm(), **context)
+    return machines_views.machine_page(machine, partial, status, section=section, **context)
 
 
 # chart.js remembers the browser's time zone here; times people type are read in it.
