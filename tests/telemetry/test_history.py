@@ -106,7 +106,7 @@ def test_series_is_a_step_line_holding_values_from_before_the_range(logged_in, m
 
 
 def test_a_silent_machines_line_stops_where_it_was_last_heard(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry import series as history
 
     now = utcnow()
     heard = now - timedelta(hours=3)
@@ -126,7 +126,7 @@ def test_a_silent_machines_line_stops_where_it_was_last_heard(app, mill):
 
 
 def test_boolean_metric_is_charted_as_0_and_1(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry import series as history
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=50 - 10 * i), {"running": i % 2 == 0})
@@ -140,7 +140,7 @@ def test_boolean_metric_is_charted_as_0_and_1(app, mill):
 
 
 def test_downsampling_keeps_spikes_and_caps_the_points(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry import series as history
 
     now = utcnow()
     start = now - timedelta(hours=2)
@@ -337,7 +337,7 @@ def test_live_values_tell_silent_from_reporting_unchanged(app, mill):
 
 
 def test_value_formatting():
-    from app.blueprints.telemetry.history import format_number
+    from app.blueprints.telemetry.series import format_number
 
     assert format_number(12345) == "12,345"
     assert format_number(71.30000000000001) == "71.3"
@@ -485,7 +485,7 @@ def test_csv_of_everything_and_of_nothing(logged_in, mill):
 def test_csv_is_streamed_in_pieces(app, mill, make_user):
     from flask_login import login_user
 
-    from app.blueprints.telemetry.history import CSV_CHUNK
+    from app.blueprints.telemetry.series import CSV_CHUNK
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=i), {"temperature": i}) for i in range(1, 1201)])

@@ -14,7 +14,7 @@ from app.core.forms import ConfirmForm
 from app.core.htmx import is_htmx, render_page
 
 from . import bp
-from . import history as machine_history
+from . import series as machine_history
 
 
 @bp.app_template_global("machine_live_values")
