@@ -70,7 +70,7 @@ def lower_bounds(app, repeat, context):
     from sqlalchemy import select, text
 
     from app.blueprints.machines.models import MachineType
-    from app.blueprints.telemetry.history import format_number
+    from app.blueprints.telemetry.live_values import format_number
     from app.blueprints.telemetry.tiles import sparkline
     from app.core.extensions import db
     from app.core.templating import time_ago

@@ -106,41 +106,41 @@ def test_series_is_a_step_line_holding_values_from_before_the_range(logged_in, m
 
 
 def test_a_silent_machines_line_stops_where_it_was_last_heard(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry.series import metric_series
 
     now = utcnow()
     heard = now - timedelta(hours=3)
     feed(mill, (now - timedelta(hours=4), {"temperature": 50}), now=heard)
     metric = mill.machine_type.metric("temperature")
 
-    series = history.metric_series(mill, metric, now - timedelta(hours=8), now,
-                                   until=mill.state.last_seen_at)
+    series = metric_series(mill, metric, now - timedelta(hours=8), now,
+                           until=mill.state.last_seen_at)
 
     assert [(x, y) for x, y in zip(series.xs, series.ys, strict=True) if y is not None] == [
         ((now - timedelta(hours=4)).timestamp(), 50.0), (heard.timestamp(), 50.0)]
     assert series.xs[-1] == now.timestamp() and series.ys[-1] is None
     # Quiet since before the range: nothing is known about the range at all.
-    earlier = history.metric_series(mill, metric, now - timedelta(hours=2), now,
-                                    until=mill.state.last_seen_at)
+    earlier = metric_series(mill, metric, now - timedelta(hours=2), now,
+                            until=mill.state.last_seen_at)
     assert earlier.empty
 
 
 def test_boolean_metric_is_charted_as_0_and_1(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry.series import metric_series
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=50 - 10 * i), {"running": i % 2 == 0})
                  for i in range(5)])
     metric = mill.machine_type.metric("running")
 
-    series = history.metric_series(mill, metric, now - timedelta(hours=1), now)
+    series = metric_series(mill, metric, now - timedelta(hours=1), now)
 
     assert [y for y in series.ys if y is not None] == [1, 0, 1, 0, 1, 1]
     assert not series.downsampled and series.stored == 5
 
 
 def test_downsampling_keeps_spikes_and_caps_the_points(app, mill):
-    from app.blueprints.telemetry import history
+    from app.blueprints.telemetry.series import MAX_POINTS, metric_series
 
     now = utcnow()
     start = now - timedelta(hours=2)
@@ -151,10 +151,10 @@ def test_downsampling_keeps_spikes_and_caps_the_points(app, mill):
     feed(mill, *readings)
     metric = mill.machine_type.metric("temperature")
 
-    series = history.metric_series(mill, metric, now - timedelta(hours=8), now)
+    series = metric_series(mill, metric, now - timedelta(hours=8), now)
 
     assert series.downsampled and series.stored == 5000
-    assert len(series.xs) <= history.MAX_POINTS + 3
+    assert len(series.xs) <= MAX_POINTS + 3
     values = [y for y in series.ys if y is not None]
     assert max(values) == 612.0 and min(values) == -15.0
     assert series.xs == sorted(series.xs)
@@ -340,7 +340,7 @@ def test_live_values_tell_silent_from_reporting_unchanged(app, mill):
 
 
 def test_value_formatting():
-    from app.blueprints.telemetry.history import format_number
+    from app.blueprints.telemetry.live_values import format_number
 
     assert format_number(12345) == "12,345"
     assert format_number(71.30000000000001) == "71.3"
@@ -488,7 +488,7 @@ def test_csv_of_everything_and_of_nothing(logged_in, mill):
 def test_csv_is_streamed_in_pieces(app, mill, make_user):
     from flask_login import login_user
 
-    from app.blueprints.telemetry.history import CSV_CHUNK
+    from app.blueprints.telemetry.readings import CSV_CHUNK
 
     now = utcnow()
     feed(mill, *[(now - timedelta(minutes=i), {"temperature": i}) for i in range(1, 1201)])

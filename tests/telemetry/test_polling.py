@@ -2,17 +2,20 @@
 
 import contextlib
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from app.blueprints.telemetry import poll
 from app.blueprints.telemetry.models import MachineState, PollCycle, Reading
 from app.core.extensions import db, redis_client
 from app.jobs import polling
+from app.realtime.publish import channel_for
 
 
 class Vendor:
@@ -191,6 +194,69 @@ def test_an_overrunning_cycle_is_not_stacked(app, polled):
     assert [c.skipped for c in cycles].count(True) == 1
     # And once it is over, the next cycle runs normally.
     assert polling.poll_machines().get("skipped") is None
+
+
+STATE_WRITE = re.compile(r"\s*(INSERT INTO|UPDATE) machine_states\b", re.IGNORECASE)
+
+
+def _state_writes_of_a_cycle():
+    """The statements one poll cycle sends that write machine_states."""
+    writes = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if STATE_WRITE.match(statement):
+            writes.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        polling.poll_machines()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    return len(writes)
+
+
+def test_state_writes_of_a_cycle_do_not_grow_with_the_machines(polled, vendor):
+    """One ingest() for the whole cycle and one write of every poll outcome, not a state
+    write per machine: 3 and 12 machines (answering, down, rejected) cost the same."""
+    def machines(first, count):
+        for n in range(first, first + count):
+            polled(f"POLL-OK{n}", _reading(40.0 + n, f"2026-11-22T10:{n:02d}:00Z"))
+            polled(f"POLL-DOWN{n}", {"error": "down"}, status=503)
+            polled(f"POLL-BAD{n}", _reading("hot"))
+
+    machines(0, 1)
+    few = _state_writes_of_a_cycle()
+    machines(1, 3)
+    many = _state_writes_of_a_cycle()
+    assert 0 < few == many
+    assert db.session.scalars(select(PollCycle.machines).order_by(PollCycle.id)).all() == [3, 12]
+    states = db.session.scalars(select(MachineState)).all()
+    assert len(states) == 12 and {s.last_polled_at is not None for s in states} == {True}
+
+
+@contextlib.contextmanager
+def _live_events():
+    """The live events published while the block runs (the poll commits for real)."""
+    listener = redis_client().pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(channel_for("telemetry.updated"))
+    listener.get_message(timeout=1)  # the subscription is confirmed before anything runs
+    events = []
+    try:
+        yield events
+        while message := listener.get_message(timeout=0.5):
+            events.append(json.loads(message["data"]))
+    finally:
+        listener.close()
+
+
+def test_a_machine_that_stops_answering_is_announced_once(polled, vendor):
+    machine = polled("POLL-A", _reading(40.0))
+    polling.poll_machines()
+    vendor.answers["/machines/POLL-A/data"] = (503, {"error": "busy"}, 0)
+    with _live_events() as events:
+        polling.poll_machines()  # it stops answering: the screens are told
+        polling.poll_machines()  # still not answering: nothing new to tell
+    assert events == [{"event": "telemetry.updated", "ids": [machine.id]}]
 
 
 def test_plant_page_says_how_the_poll_keeps_up(logged_in, polled):

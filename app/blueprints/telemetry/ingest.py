@@ -12,14 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, and_, func, literal, select, text, tuple_, update
+from sqlalchemy import DateTime, Integer, and_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.machines.models import Machine, MachineType
 from app.core.extensions import db
-from app.core.models import as_utc, utcnow
+from app.core.models import UTCDateTime, as_utc, utcnow
 from app.realtime import publish_after_commit
 
 from .models import MachineState, Reading
@@ -148,15 +148,18 @@ def _validate(index, raw, machines, now, fixed_machine, metric_cache):
     return _Valid(machine, ts, raw["values"]), None
 
 
-def ingest(readings, source, machine=None, now=None):
+def ingest(readings, source, machine=None, now=None, machines=None):
     """Validate and store readings; returns counts. Flushes; the caller commits.
 
-    `machine` fixes the machine for every reading (a data URL or MQTT topic names it).
+    `machine` fixes the machine for every reading (a webhook URL names it). `machines`
+    (key → Machine) resolves the readings' `machine` keys when the caller has loaded the
+    machines already, as the poll has; otherwise they are looked up here.
     """
     now = now or utcnow()
     result = IngestResult()
-    machines = {} if machine else find_machines(r.get("machine") for r in readings
-                                                if isinstance(r, dict))
+    if machines is None:
+        machines = {} if machine else find_machines(r.get("machine") for r in readings
+                                                    if isinstance(r, dict))
     valid, metric_cache = [], {}
     for index, raw in enumerate(readings):
         item, rejection = _validate(index, raw, machines, now, machine, metric_cache)
@@ -335,6 +338,9 @@ def _insert_rows(rows, source, now):
 
 
 def _write_states(states):
+    if _dialect() != "postgresql":
+        _write_states_many(states)
+        return
     params = [{"machine_id": s.machine_id, "values": s.values,
                "reading_ts": s.reading_ts.isoformat() if s.reading_ts else None,
                "last_seen_at": s.last_seen_at.isoformat(),
@@ -342,26 +348,31 @@ def _write_states(states):
                "readings_stored": s.readings_stored,
                "readings_unchanged": s.readings_unchanged, "trend": s.trend}
               for s in states]
-    if _dialect() == "postgresql":
-        db.session.execute(text(
-            "UPDATE machine_states AS s SET values = r.values, reading_ts = r.reading_ts, "
-            "last_seen_at = r.last_seen_at, "
-            "last_changed_at = COALESCE(r.last_changed_at, s.last_changed_at), "
-            "readings_stored = r.readings_stored, readings_unchanged = r.readings_unchanged, "
-            "trend = r.trend, reachable = true, last_error = NULL "
-            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(machine_id int, values jsonb, "
-            "reading_ts timestamptz, last_seen_at timestamptz, last_changed_at timestamptz, "
-            "readings_stored bigint, readings_unchanged bigint, trend jsonb) "
-            "WHERE s.machine_id = r.machine_id"), {"rows": _json(params)})
-        return
-    for s, entry in zip(states, params, strict=True):
-        db.session.execute(update(MachineState).where(
-            MachineState.machine_id == s.machine_id).values(
-            values=s.values, reading_ts=s.reading_ts, last_seen_at=s.last_seen_at,
-            last_changed_at=s.last_changed_at or MachineState.last_changed_at,
-            readings_stored=entry["readings_stored"],
-            readings_unchanged=entry["readings_unchanged"], trend=s.trend, reachable=True,
-            last_error=None))
+    db.session.execute(text(
+        "UPDATE machine_states AS s SET values = r.values, reading_ts = r.reading_ts, "
+        "last_seen_at = r.last_seen_at, "
+        "last_changed_at = COALESCE(r.last_changed_at, s.last_changed_at), "
+        "readings_stored = r.readings_stored, readings_unchanged = r.readings_unchanged, "
+        "trend = r.trend, reachable = true, last_error = NULL "
+        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(machine_id int, values jsonb, "
+        "reading_ts timestamptz, last_seen_at timestamptz, last_changed_at timestamptz, "
+        "readings_stored bigint, readings_unchanged bigint, trend jsonb) "
+        "WHERE s.machine_id = r.machine_id"), {"rows": _json(params)})
+
+
+def _write_states_many(states):
+    """Elsewhere (SQLite) one executemany, so a batch's statements stay as few."""
+    table = MachineState.__table__
+    db.session.connection().execute(update(table).where(
+        table.c.machine_id == bindparam("id")).values(
+        values=bindparam("new_values"), reading_ts=bindparam("ts"), last_seen_at=bindparam("seen"),
+        last_changed_at=func.coalesce(bindparam("changed", type_=UTCDateTime()),
+                                      table.c.last_changed_at),
+        readings_stored=bindparam("stored"), readings_unchanged=bindparam("unchanged"),
+        trend=bindparam("new_trend"), reachable=True, last_error=None), [
+        {"id": s.machine_id, "new_values": s.values, "ts": s.reading_ts,
+         "seen": s.last_seen_at, "changed": s.last_changed_at, "stored": s.readings_stored,
+         "unchanged": s.readings_unchanged, "new_trend": s.trend} for s in states])
 
 
 def _json(value):

@@ -6,13 +6,13 @@ from flask import render_template
 
 from app.blueprints.machines.panels import TILE, machine_panel
 
-from . import history
+from .live_values import live_values
 from .tiles import tile_state
 from .views import default_chart
 
 
 def values_context(machine):
-    return {"machine": machine, "live": history.live_values(machine)}
+    return {"machine": machine, "live": live_values(machine)}
 
 
 def tile_context(machine):

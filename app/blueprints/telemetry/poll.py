@@ -1,5 +1,9 @@
 """The 20-second poll: fetch every polled machine's data URL and ingest what comes back.
 
+A cycle hands every answer to ingest() in one call, each reading tagged with its machine as
+the batch webhook and MQTT do, and writes every machine's outcome (reachable, last error,
+failures) in one statement: its cost in statements does not grow with the machines.
+
 `rq cron` enqueues the job (app/jobs/polling.py) that runs poll_cycle() every
 POLL_INTERVAL_SECONDS. A cycle holds a Redis lock for its duration, so a slow cycle never
 has a second one running beside it: the next enqueue finds the lock and records a skipped
@@ -14,9 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
 
-from app.blueprints.machines.models import Machine
+from app.blueprints.machines.models import Machine, MachineType
 from app.core.extensions import db, redis_client
 from app.core.models import utcnow
 from app.realtime import publish_after_commit
@@ -106,35 +113,69 @@ def _cycle(started, config):
 
 
 def _store_answers(answers):
-    """Ingest every machine's readings; mark the ones that failed. Returns (stored, failed)."""
+    """Hand every answered reading to ingest() at once, then write every machine's poll
+    outcome in one statement. Returns (stored, failed)."""
     now = utcnow()
-    stored = failures = 0
-    for machine_id, readings, error in answers:
-        machine = db.session.get(Machine, machine_id)
-        if machine is None:
-            continue
-        if readings is not None:
-            result = telemetry.ingest(readings, source="poll", machine=machine, now=now)
-            stored += result.stored
-            if result.rejected:
-                error = "rejected: " + "; ".join(result.rejected[0]["reasons"])
-        _mark_polled(machine, now, error)
-        failures += error is not None
-    return stored, failures
+    machines = _machines([machine_id for machine_id, _, _ in answers])
+    # A machine deleted while the cycle waited on the network is left out.
+    answers = [answer for answer in answers if answer[0] in machines]
+    readings, origins = _tagged(answers, machines)
+    result = telemetry.ingest(readings, source="poll", now=now,
+                              machines={m.code: m for m in machines.values()})
+    errors = {machine_id: error for machine_id, _, error in answers}
+    for rejection in result.rejected:
+        machine_id = origins[rejection["index"]]
+        # A machine's first rejected reading says what is wrong with its answers.
+        errors[machine_id] = errors[machine_id] or "rejected: " + "; ".join(rejection["reasons"])
+    _mark_polled(errors, now)
+    return result.stored, sum(error is not None for error in errors.values())
 
 
-def _mark_polled(machine, now, error):
-    state = db.session.get(MachineState, machine.id)
-    if state is None:
-        state = MachineState(machine_id=machine.id, values={}, trend=[], readings_stored=0,
-                             readings_unchanged=0, poll_failures=0)
-        db.session.add(state)
-    state.last_polled_at = now
-    if error is None:
-        state.reachable, state.last_error, state.poll_failures = True, None, 0
-        return
-    was_reachable = state.reachable
-    state.reachable, state.last_error = False, error
-    state.poll_failures = (state.poll_failures or 0) + 1
-    if was_reachable is not False:
-        publish_after_commit("telemetry.updated", ids=[machine.id])
+def _machines(ids):
+    return {m.id: m for m in db.session.scalars(select(Machine).where(Machine.id.in_(ids))
+            .options(selectinload(Machine.machine_type).selectinload(MachineType.metrics)))}
+
+
+def _tagged(answers, machines):
+    """Every answered reading with its machine's code, and the machine id of each."""
+    readings, origins = [], []
+    for machine_id, answered, _ in answers:
+        code = machines[machine_id].code
+        for raw in answered or ():
+            readings.append(dict(raw, machine=code) if isinstance(raw, dict) else raw)
+            origins.append(machine_id)
+    return readings, origins
+
+
+def _mark_polled(errors, now):
+    """Write every machine's outcome (its error, or None) and announce the machines that
+    have just stopped answering."""
+    failed = [machine_id for machine_id, error in errors.items() if error is not None]
+    newly_down = sorted(set(failed) - _down_already(failed))
+    if errors:
+        db.session.execute(_outcomes(errors, now))
+    if newly_down:
+        publish_after_commit("telemetry.updated", ids=newly_down)
+
+
+def _down_already(machine_ids):
+    if not machine_ids:
+        return set()
+    return set(db.session.scalars(select(MachineState.machine_id).where(
+        MachineState.machine_id.in_(machine_ids), MachineState.reachable.is_(False))))
+
+
+def _outcomes(errors, now):
+    """One upsert for the whole cycle, so its state writes do not grow with its machines;
+    a machine never heard from before gets its state row here."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(MachineState).values([
+        {"machine_id": machine_id, "values": {}, "trend": [], "readings_stored": 0,
+         "readings_unchanged": 0, "reachable": error is None, "last_error": error,
+         "poll_failures": int(error is not None), "last_polled_at": now}
+        for machine_id, error in sorted(errors.items())])  # in id order, as ingest locks
+    return stmt.on_conflict_do_update(index_elements=[MachineState.machine_id], set_={
+        "reachable": stmt.excluded.reachable, "last_error": stmt.excluded.last_error,
+        "last_polled_at": stmt.excluded.last_polled_at,
+        "poll_failures": case((stmt.excluded.last_error.is_(None), 0),
+                              else_=MachineState.poll_failures + 1)})

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from . import history
+from .live_values import LiveValues, live_values
 
 REGISTRY_WORDS = {"maintenance": ("Under maintenance", "warn"),
                   "commissioning": ("Commissioning", "info"), "retired": ("Retired", "off")}
@@ -18,7 +18,7 @@ class TileState:
     values: list = field(default_factory=list)
     sparkline: str = ""
     trend_label: str = ""
-    live: history.LiveValues | None = None
+    live: LiveValues | None = None
 
 
 def _running_word(live):
@@ -42,7 +42,7 @@ def sparkline(values, width=100, height=24):
 
 def tile_state(machine, live=None):
     """What telemetry/_tile.html shows of `machine` (pages and /ws render it from this)."""
-    live = live or history.live_values(machine)
+    live = live or live_values(machine)
     if machine.status in REGISTRY_WORDS:
         word, badge = REGISTRY_WORDS[machine.status]
     elif live.status in LIVE_WORDS:

@@ -13,7 +13,9 @@ from app.blueprints.machines.views import load_machine
 from app.core.htmx import is_htmx
 
 from . import bp
-from . import history as machine_history
+from .ranges import RangeError, chart_range, known_zone, optional_range
+from .readings import csv_filename, csv_rows, parse_cursor, readings_page
+from .series import build_chart, failed_chart
 
 
 def machine_page(machine, section, partial, status=200, **context):
@@ -26,13 +28,12 @@ ZONE_COOKIE = "floorline_tz"
 
 
 def _browser_zone():
-    return machine_history.known_zone(request.cookies.get(ZONE_COOKIE, ""))
+    return known_zone(request.cookies.get(ZONE_COOKIE, ""))
 
 
 def default_chart(machine):
     """The chart the machine page opens with (the last 8 hours)."""
-    return machine_history.build_chart(
-        machine, machine_history.chart_range({}, default_zone=_browser_zone()))
+    return build_chart(machine, chart_range({}, default_zone=_browser_zone()))
 
 
 @bp.get("/machines/<int:machine_id>/history")
@@ -40,13 +41,13 @@ def default_chart(machine):
 def history(machine_id):
     machine = load_machine(machine_id)
     try:
-        time_range = machine_history.chart_range(request.args, default_zone=_browser_zone())
-    except machine_history.RangeError as exc:
-        chart = machine_history.failed_chart(machine, exc, request.args, _browser_zone())
+        time_range = chart_range(request.args, default_zone=_browser_zone())
+    except RangeError as exc:
+        chart = failed_chart(machine, exc, request.args, _browser_zone())
         # htmx swaps 422 (see base.html); a page load gets a plain 400.
         return machine_page(machine, "chart", "telemetry/_chart.html",
                             status=422 if is_htmx() else 400, chart=chart)
-    chart = machine_history.build_chart(machine, time_range, request.args.getlist("metric"))
+    chart = build_chart(machine, time_range, request.args.getlist("metric"))
     return machine_page(machine, "chart", "telemetry/_chart.html", chart=chart)
 
 
@@ -55,21 +56,20 @@ def history(machine_id):
 def readings(machine_id):
     machine = load_machine(machine_id)
     try:
-        start, end, zone = machine_history.optional_range(request.args, _browser_zone())
+        start, end, zone = optional_range(request.args, _browser_zone())
         before = _cursor_arg("before")
         after = _cursor_arg("after")
-    except machine_history.RangeError as exc:
+    except RangeError as exc:
         return machine_page(machine, "readings", "telemetry/_readings.html",
                             status=422 if is_htmx() else 400, readings_error=str(exc),
                             readings_page=None)
-    page = machine_history.readings_page(machine, start, end, zone, before=before,
-                                         after=after)
+    page = readings_page(machine, start, end, zone, before=before, after=after)
     return machine_page(machine, "readings", "telemetry/_readings.html", readings_page=page)
 
 
 def _cursor_arg(name):
     value = request.args.get(name, "").strip()
-    return machine_history.parse_cursor(value) if value else None
+    return parse_cursor(value) if value else None
 
 
 @bp.get("/machines/<int:machine_id>/readings.csv")
@@ -77,12 +77,11 @@ def _cursor_arg(name):
 def readings_csv(machine_id):
     machine = load_machine(machine_id)
     try:
-        start, end, _zone = machine_history.optional_range(request.args, _browser_zone())
-    except machine_history.RangeError as exc:
+        start, end, _zone = optional_range(request.args, _browser_zone())
+    except RangeError as exc:
         return Response(f"{exc}\n", 400, mimetype="text/plain")
-    response = Response(stream_with_context(machine_history.csv_rows(machine, start, end)),
-                        mimetype="text/csv")
-    filename = machine_history.csv_filename(machine, start, end)
+    response = Response(stream_with_context(csv_rows(machine, start, end)), mimetype="text/csv")
+    filename = csv_filename(machine, start, end)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
