@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -62,6 +63,30 @@ class HistoryEventMixin:
     @declared_attr
     def actor(cls):
         return db.relationship("User")
+
+
+def history(event_class, back_populates):
+    """The `events` relationship of a thing with a history: oldest first, gone with it."""
+    return db.relationship(event_class, back_populates=back_populates,
+                           cascade="all, delete-orphan", order_by=f"{event_class}.id")
+
+
+def unique_while(name, *columns, condition):
+    """A unique index over the rows where `condition` (SQL) holds, e.g. only open ones."""
+    return db.Index(name, *columns, unique=True, postgresql_where=text(condition),
+                    sqlite_where=text(condition))
+
+
+def link_table(name, left, right):
+    """A many-to-many table of two keys, `left` and `right` as (column, "table.id"); rows go
+    with either side, and the right key has its own index for lookups from that side."""
+    (left_column, left_target), (right_column, right_target) = left, right
+    return db.Table(
+        name,
+        db.Column(left_column, db.ForeignKey(left_target, ondelete="CASCADE"), primary_key=True),
+        db.Column(right_column, db.ForeignKey(right_target, ondelete="CASCADE"),
+                  primary_key=True, index=True),
+    )
 
 
 class ChoiceLabel:

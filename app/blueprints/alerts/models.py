@@ -1,8 +1,8 @@
 """Alert rules and the alerts they raise, with every change kept in the alert's history."""
 
-from sqlalchemy import text
 
 from app.blueprints.telemetry.models import JSONValue
+from app.core import models as core
 from app.core.extensions import db
 from app.core.models import ChoiceLabel, HistoryEventMixin, TimestampMixin, UTCDateTime, utcnow
 
@@ -85,13 +85,11 @@ class Alert(TimestampMixin, db.Model):
     closed_by_id = db.Column(db.ForeignKey("users.id"))
     closed_by = db.relationship("User", foreign_keys=[closed_by_id])
     close_note = db.Column(db.Text, nullable=False, default="")
-    events = db.relationship("AlertEvent", back_populates="alert", cascade="all, delete-orphan",
-                             order_by="AlertEvent.id")
+    events = core.history("AlertEvent", "alert")
 
     __table_args__ = (
-        db.Index("uq_alerts_open_rule_machine", "rule_id", "machine_id", unique=True,
-                 postgresql_where=text("closed_at IS NULL"),
-                 sqlite_where=text("closed_at IS NULL")),
+        core.unique_while("uq_alerts_open_rule_machine", "rule_id", "machine_id",
+                     condition="closed_at IS NULL"),
     )
 
     @property

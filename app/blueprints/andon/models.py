@@ -1,9 +1,10 @@
 """Andon calls from the floor and the escalation ladder they climb while nobody answers."""
 
-from sqlalchemy import text
 
+from app.blueprints.machines.models import MachineRecord
 from app.blueprints.production import models as _production_models  # noqa: F401  (Downtime)
 from app.blueprints.telemetry.models import JSONValue
+from app.core import models as core
 from app.core.extensions import db
 from app.core.models import (
     PRIORITIES,
@@ -38,13 +39,9 @@ class EscalationLevel(TimestampMixin, db.Model):
     __table_args__ = (db.UniqueConstraint("priority", "stage", "level"),)
 
 
-class AndonCall(TimestampMixin, db.Model):
+class AndonCall(MachineRecord, TimestampMixin, db.Model):
     __tablename__ = "andon_calls"
 
-    id = db.Column(db.Integer, primary_key=True)
-    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
-                           index=True)
-    machine = db.relationship("Machine")
     kind = db.Column(db.String(16), nullable=False)
     priority = db.Column(db.String(16), nullable=False, default="medium")
     note = db.Column(db.Text, nullable=False, default="")
@@ -66,14 +63,12 @@ class AndonCall(TimestampMixin, db.Model):
     resolve_level = db.Column(db.Integer, nullable=False, default=0)
     downtime_id = db.Column(db.ForeignKey("downtimes.id", ondelete="SET NULL"))
     downtime = db.relationship("Downtime")
-    events = db.relationship("AndonEvent", back_populates="call", cascade="all, delete-orphan",
-                             order_by="AndonEvent.id")
+    events = core.history("AndonEvent", "call")
 
     __table_args__ = (
         # No second active call of the same kind for the same machine.
-        db.Index("uq_andon_calls_active_machine_kind", "machine_id", "kind", unique=True,
-                 postgresql_where=text("resolved_at IS NULL"),
-                 sqlite_where=text("resolved_at IS NULL")),
+        core.unique_while("uq_andon_calls_active_machine_kind", "machine_id", "kind",
+                     condition="resolved_at IS NULL"),
     )
 
     kind_label = ChoiceLabel("kind", ANDON_KINDS)

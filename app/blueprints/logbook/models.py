@@ -1,6 +1,8 @@
 """The machine-issue logbook: issues, remedies, attachments and their history."""
 
+from app.blueprints.machines.models import MachineRecord
 from app.blueprints.telemetry.models import JSONValue
+from app.core import models as core
 from app.core.extensions import db
 from app.core.models import (
     PRIORITIES,
@@ -29,13 +31,9 @@ TRANSITIONS = {
 JOB_STATES = ("pending", "done", "failed", "skipped")
 
 
-class Issue(TimestampMixin, db.Model):
+class Issue(MachineRecord, TimestampMixin, db.Model):
     __tablename__ = "issues"
 
-    id = db.Column(db.Integer, primary_key=True)
-    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
-                           index=True)
-    machine = db.relationship("Machine")
     category = db.Column(db.String(16), nullable=False, index=True)
     alarm_code = db.Column(db.String(32), index=True)
     title = db.Column(db.String(200), nullable=False)
@@ -63,8 +61,7 @@ class Issue(TimestampMixin, db.Model):
                                order_by="Remedy.performed_at")
     attachments = db.relationship("Attachment", back_populates="issue",
                                   cascade="all, delete-orphan", order_by="Attachment.id")
-    events = db.relationship("IssueEvent", back_populates="issue", cascade="all, delete-orphan",
-                             order_by="IssueEvent.id")
+    events = core.history("IssueEvent", "issue")
 
     status_label = ChoiceLabel("status", STATUSES)
 

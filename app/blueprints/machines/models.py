@@ -1,3 +1,6 @@
+from sqlalchemy.orm import declared_attr
+
+from app.core import models as core
 from app.core.extensions import db
 from app.core.models import ChoiceLabel, TimestampMixin, UTCDateTime
 
@@ -8,23 +11,30 @@ METRIC_ROLES = (("battery", "Battery level"), ("part_counter", "Part counter"),
 MACHINE_STATUSES = (("active", "In service"), ("maintenance", "Under maintenance"),
                     ("commissioning", "Commissioning"), ("retired", "Retired"))
 
-machine_operators = db.Table(
-    "machine_operators",
-    db.Column("machine_id", db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True),
-    db.Column("user_id", db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
-)
+machine_operators = core.link_table("machine_operators", ("machine_id", "machines.id"),
+                               ("user_id", "users.id"))
 
-line_operators = db.Table(
-    "line_operators",
-    db.Column("line_id", db.ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True),
-    db.Column("user_id", db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
-)
+line_operators = core.link_table("line_operators", ("line_id", "lines.id"),
+                               ("user_id", "users.id"))
 
 
-class Department(TimestampMixin, db.Model):
-    __tablename__ = "departments"
+class MachineRecord:
+    """A row about one machine (an issue, a task, a downtime ...), gone with the machine."""
+
+    id = db.Column(db.Integer, primary_key=True)
+
+    @declared_attr
+    def machine_id(cls):
+        return db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+
+    @declared_attr
+    def machine(cls):
+        return db.relationship("Machine")
+
+
+class Coded:
+    """A place in the plant with a short code and a name people know it by."""
 
     id = db.Column(db.Integer, primary_key=True)
     code = db.Column(db.String(32), nullable=False, unique=True)
@@ -34,19 +44,17 @@ class Department(TimestampMixin, db.Model):
         return self.name
 
 
-class Line(TimestampMixin, db.Model):
+class Department(Coded, TimestampMixin, db.Model):
+    __tablename__ = "departments"
+
+
+class Line(Coded, TimestampMixin, db.Model):
     __tablename__ = "lines"
 
-    id = db.Column(db.Integer, primary_key=True)
-    code = db.Column(db.String(32), nullable=False, unique=True)
-    name = db.Column(db.String(120), nullable=False, unique=True)
     department_id = db.Column(db.ForeignKey("departments.id"), index=True)
     department = db.relationship(Department, backref="lines")
     operators = db.relationship("User", secondary=line_operators, backref="lines",
                                 order_by="User.username")
-
-    def __str__(self):
-        return self.name
 
 
 class MachineType(TimestampMixin, db.Model):

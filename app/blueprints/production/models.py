@@ -1,18 +1,15 @@
+from app.blueprints.machines.models import MachineRecord
 from app.core.extensions import db
 from app.core.models import TimestampMixin, UTCDateTime, utcnow
 
 DOWNTIME_SOURCES = ("issue", "andon", "manual")
 
 
-class Downtime(TimestampMixin, db.Model):
+class Downtime(MachineRecord, TimestampMixin, db.Model):
     """A stretch of time a machine could not run; open while ended_at is empty."""
 
     __tablename__ = "downtimes"
 
-    id = db.Column(db.Integer, primary_key=True)
-    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
-                           index=True)
-    machine = db.relationship("Machine")
     started_at = db.Column(UTCDateTime(), nullable=False)
     ended_at = db.Column(UTCDateTime())
     reason = db.Column(db.String(200), nullable=False, default="")

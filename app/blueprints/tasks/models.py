@@ -1,5 +1,7 @@
 """Maintenance tasks, the plans that make them, and every status change with who and when."""
 
+from app.blueprints.machines.models import MachineRecord
+from app.core import models as core
 from app.core.extensions import db
 from app.core.models import (
     PRIORITIES,
@@ -22,15 +24,10 @@ TASK_TRANSITIONS = {
     "finished": {"in_progress"},
 }
 
-task_assignees = db.Table(
-    "task_assignees",
-    db.Column("task_id", db.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
-    db.Column("user_id", db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
-)
+task_assignees = core.link_table("task_assignees", ("task_id", "tasks.id"), ("user_id", "users.id"))
 
 
-class MaintenancePlan(TimestampMixin, db.Model):
+class MaintenancePlan(MachineRecord, TimestampMixin, db.Model):
     """Recurring maintenance: every N days, N running hours or N parts, whichever first.
 
     The meters count from telemetry since the last reset (the plan's task finishing).
@@ -38,10 +35,6 @@ class MaintenancePlan(TimestampMixin, db.Model):
 
     __tablename__ = "maintenance_plans"
 
-    id = db.Column(db.Integer, primary_key=True)
-    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
-                           index=True)
-    machine = db.relationship("Machine")
     title = db.Column(db.String(200), nullable=False)
     description = db.Column(db.Text, nullable=False, default="")
     priority = db.Column(db.String(16), nullable=False, default="medium")
@@ -61,13 +54,9 @@ class MaintenancePlan(TimestampMixin, db.Model):
     created_by = db.relationship("User")
 
 
-class Task(TimestampMixin, db.Model):
+class Task(MachineRecord, TimestampMixin, db.Model):
     __tablename__ = "tasks"
 
-    id = db.Column(db.Integer, primary_key=True)
-    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
-                           index=True)
-    machine = db.relationship("Machine")
     title = db.Column(db.String(200), nullable=False)
     description = db.Column(db.Text, nullable=False, default="")
     source = db.Column(db.String(16), nullable=False, default="manual")
@@ -85,8 +74,7 @@ class Task(TimestampMixin, db.Model):
     created_by_id = db.Column(db.ForeignKey("users.id"))
     created_by = db.relationship("User", foreign_keys=[created_by_id])
     assignees = db.relationship("User", secondary=task_assignees, order_by="User.id")
-    events = db.relationship("TaskEvent", back_populates="task", cascade="all, delete-orphan",
-                             order_by="TaskEvent.id")
+    events = core.history("TaskEvent", "task")
 
     status_label = ChoiceLabel("status", TASK_STATUSES)
 
