@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import func, or_, text
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -63,6 +63,12 @@ class HistoryEventMixin:
     @declared_attr
     def actor(cls):
         return db.relationship("User")
+
+
+def contains_text(query, *columns):
+    """Rows where any of `columns` contains what a person typed, ignoring case."""
+    like = f"%{query.strip().lower()}%"
+    return or_(*(func.lower(column).like(like) for column in columns))
 
 
 def history(event_class, back_populates):

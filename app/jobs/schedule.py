@@ -12,11 +12,7 @@ from rq import cron
 
 from app.jobs.alerts import check_offline_machines
 from app.jobs.andon import escalate_andon_calls
-from app.jobs.housekeeping import (
-    ensure_reading_partitions,
-    prune_login_attempts,
-    remove_orphaned_uploads,
-)
+from app.jobs.housekeeping import ensure_reading_partitions, prune_login_attempts, remove_orphaned_uploads
 from app.jobs.maintenance import make_due_maintenance_tasks
 from app.jobs.polling import poll_machines
 

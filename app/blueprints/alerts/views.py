@@ -11,14 +11,7 @@ from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import is_htmx, redirect_for_htmx, render_page
 
 from . import alert_services, bp, hooks, panels, rules
-from .access import (
-    ALERT_READERS,
-    can_acknowledge,
-    can_close,
-    can_comment,
-    load_alert,
-    load_rule,
-)
+from .access import ALERT_READERS, can_acknowledge, can_close, can_comment, load_alert, load_rule
 from .forms import CloseForm, CommentForm, RuleForm
 from .models import SEVERITIES, Alert, AlertRule
 

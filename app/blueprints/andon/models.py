@@ -6,14 +6,7 @@ from app.blueprints.production import models as _production_models  # noqa: F401
 from app.blueprints.telemetry.models import JSONValue
 from app.core import models as core
 from app.core.extensions import db
-from app.core.models import (
-    PRIORITIES,
-    ChoiceLabel,
-    HistoryEventMixin,
-    TimestampMixin,
-    UTCDateTime,
-    utcnow,
-)
+from app.core.models import PRIORITIES, ChoiceLabel, HistoryEventMixin, TimestampMixin, UTCDateTime, utcnow
 
 ANDON_KINDS = (("stoppage", "Stoppage"), ("quality", "Quality"), ("material", "Material"),
                ("maintenance", "Maintenance"), ("safety", "Safety"))

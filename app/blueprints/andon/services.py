@@ -224,10 +224,6 @@ def resolve(user, call, note="", now=None):
 
 # --- photos --------------------------------------------------------------------------------
 
-def photo_path(name):
-    return uploads.file_path(name, PHOTO_DIR)
-
-
 def save_photo(file_storage):
     """Check a photo by its content (as logbook uploads are) and store it under a random
     name; returns (stored name, content type). Raises ValidationFailed({"photo": ...})."""

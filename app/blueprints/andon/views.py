@@ -3,13 +3,14 @@ a call, and the escalation ladder. Thin views: load, check access, call a servic
 commit once, redirect (POST-redirect-GET) or render.
 """
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import get_or_403, managers_only, roles_required
 from app.blueprints.machines import services as machine_services
 from app.blueprints.machines.models import Line, Machine
+from app.core import uploads
 from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_errors_to_fields, form_status, save, save_form
 from app.core.htmx import render_page
@@ -143,16 +144,9 @@ def photo(call_id):
     call = load_call(call_id)
     if not call.photo_name:
         abort(404)
-    path = services.photo_path(call.photo_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=call.photo_type, as_attachment=False,
-                         download_name=f"andon-{call.id}.{call.photo_name.rsplit('.', 1)[-1]}",
-                         conditional=True, max_age=300)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    response.cache_control.private = True
-    return response
+    return uploads.send_stored(call.photo_name, call.photo_type,
+                               f"andon-{call.id}.{call.photo_name.rsplit('.', 1)[-1]}",
+                               services.PHOTO_DIR)
 
 
 def _answerable_call(call_id):

@@ -7,12 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.errors import Forbidden, ValidationFailed
 from app.core.extensions import db
-from app.core.models import utcnow
+from app.core.models import contains_text, utcnow
 
 from . import roles
 from .models import LoginAttempt, User
@@ -258,10 +258,8 @@ def prune_login_attempts(days=1):
 def search_users(query="", role="", status="active"):
     stmt = select(User).order_by(User.username)
     if query:
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(User.username).like(like),
-                              func.lower(User.full_name).like(like),
-                              func.lower(User.employee_number).like(like)))
+        stmt = stmt.where(contains_text(query, User.username, User.full_name,
+                                        User.employee_number))
     if role:
         stmt = stmt.where(User.role == role)
     if status == "active":

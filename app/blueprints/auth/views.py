@@ -10,14 +10,7 @@ from app.core.htmx import render_page
 
 from . import bp, roles, services
 from .access import managers_only
-from .forms import (
-    AssignmentForm,
-    ChangePasswordForm,
-    LoginForm,
-    NewPasswordForm,
-    ProfileForm,
-    UserCreateForm,
-)
+from .forms import AssignmentForm, ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, UserCreateForm
 from .models import User
 from .workplace import chosen_workplace, offer_workplace
 
@@ -252,33 +245,38 @@ def _confirmed_action(user, title, message, button, action, danger=False):
                        cancel=url_for("auth.show_user", user_id=user.id))
 
 
+# active → (title, what it means, button, flash)
+ACTIVATION = {
+    False: ("Deactivate {name}?", "They are logged out at once and cannot log in until "
+            "reactivated. Their history stays.", "Deactivate",
+            "{name} is deactivated and logged out everywhere."),
+    True: ("Reactivate {name}?", "They can log in again with their password.", "Reactivate",
+           "{name} can log in again."),
+}
+
+
+def _set_active(user_id, active):
+    user = load_user(user_id)
+    title, message, button, done = ACTIVATION[active]
+
+    def action():
+        services.set_active(current_user, user, active)
+        flash(done.format(name=user.username), "success")
+        return redirect(url_for("auth.show_user", user_id=user.id))
+    return _confirmed_action(user, title.format(name=user.username), message, button, action,
+                             danger=not active)
+
+
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
 @managers_only
 def deactivate_user(user_id):
-    user = load_user(user_id)
-
-    def action():
-        services.set_active(current_user, user, False)
-        flash(f"{user.username} is deactivated and logged out everywhere.", "success")
-        return redirect(url_for("auth.show_user", user_id=user.id))
-    return _confirmed_action(user, f"Deactivate {user.username}?",
-                             "They are logged out at once and cannot log in until "
-                             "reactivated. Their history stays.", "Deactivate", action,
-                             danger=True)
+    return _set_active(user_id, False)
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["GET", "POST"])
 @managers_only
 def reactivate_user(user_id):
-    user = load_user(user_id)
-
-    def action():
-        services.set_active(current_user, user, True)
-        flash(f"{user.username} can log in again.", "success")
-        return redirect(url_for("auth.show_user", user_id=user.id))
-    return _confirmed_action(user, f"Reactivate {user.username}?",
-                             "They can log in again with their password.", "Reactivate",
-                             action)
+    return _set_active(user_id, True)
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])

@@ -13,7 +13,6 @@ from flask import (
     render_template,
     render_template_string,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -135,7 +134,7 @@ def _upload(issue, files):
 @roles_required(*roles.EVERYONE)
 def attachment_file(attachment_id):
     attachment = load_attachment(attachment_id)
-    return _send(attachment.stored_name, attachment.content_type, attachment.original_name)
+    return uploads.send_stored(attachment.stored_name, attachment.content_type, attachment.original_name)
 
 
 @bp.get("/attachments/<int:attachment_id>/thumbnail")
@@ -145,22 +144,7 @@ def attachment_thumbnail(attachment_id):
     if not attachment.thumbnail_name:
         abort(404)
     stem = attachment.original_name.rsplit(".", 1)[0]
-    return _send(attachment.thumbnail_name, "image/jpeg", f"{stem}-thumbnail.jpg")
-
-
-def _send(stored_name, content_type, download_name):
-    path = uploads.file_path(stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=content_type, download_name=download_name,
-                         as_attachment=False, conditional=True, max_age=300)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # Opened on its own, a file runs nothing and loads nothing else.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; " \
-                                                  "media-src 'self'; sandbox"
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return uploads.send_stored(attachment.thumbnail_name, "image/jpeg", f"{stem}-thumbnail.jpg")
 
 
 @bp.post("/attachments/<int:attachment_id>/ocr")

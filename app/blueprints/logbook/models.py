@@ -4,14 +4,7 @@ from app.blueprints.machines.models import MachineRecord
 from app.blueprints.telemetry.models import JSONValue
 from app.core import models as core
 from app.core.extensions import db
-from app.core.models import (
-    PRIORITIES,
-    ChoiceLabel,
-    HistoryEventMixin,
-    TimestampMixin,
-    UTCDateTime,
-    utcnow,
-)
+from app.core.models import PRIORITIES, ChoiceLabel, HistoryEventMixin, TimestampMixin, UTCDateTime, utcnow
 
 CATEGORIES = (("mechanical", "Mechanical"), ("electrical", "Electrical"),
               ("hydraulic", "Hydraulic"), ("pneumatic", "Pneumatic"), ("alarm", "Alarm"),

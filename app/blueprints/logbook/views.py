@@ -5,16 +5,7 @@ Thin views: load, check access, call a service, commit once, render or redirect.
 
 from datetime import UTC
 
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -32,15 +23,7 @@ from . import bp, labels, links, search, services
 from .access import REPORTERS, WORKERS, can_work_on, load_issue
 from .attachment_views import attachments_context
 from .attachments import save_upload
-from .forms import (
-    AssignForm,
-    EditIssueForm,
-    IssueForm,
-    QuickReportForm,
-    RemedyForm,
-    RunnableForm,
-    StatusForm,
-)
+from .forms import AssignForm, EditIssueForm, IssueForm, QuickReportForm, RemedyForm, RunnableForm, StatusForm
 from .metrics_views import ai_context
 from .models import CATEGORIES, PRIORITIES, STATUSES
 

@@ -11,6 +11,7 @@ from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
+from app.core.models import contains_text
 from app.realtime import publish_after_commit
 
 from .models import (
@@ -63,10 +64,7 @@ def search_machines(user, query="", line_id=None, department_id=None, type_id=No
         selectinload(Machine.machine_type), selectinload(Machine.line),
         selectinload(Machine.department)).order_by(Machine.code)
     if query:
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Machine.code).like(like),
-                              func.lower(Machine.name).like(like),
-                              func.lower(Machine.vendor_id).like(like)))
+        stmt = stmt.where(contains_text(query, Machine.code, Machine.name, Machine.vendor_id))
     if line_id:
         stmt = stmt.where(Machine.line_id == line_id)
     if department_id:
@@ -155,27 +153,27 @@ def _validated_code(code):
     return code
 
 
-def save_department(department, code, name):
+def _set_code_and_name(place, code, name):
+    """A department's or line's code and name, checked and unique among its kind."""
     code = _validated_code(code)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed({"name": "Enter a name."})
-    _require_unique(Department, "code", code, department, "Code")
-    _require_unique(Department, "name", name, department, "Name")
-    department.code, department.name = code, name
+    _require_unique(type(place), "code", code, place, "Code")
+    _require_unique(type(place), "name", name, place, "Name")
+    place.code, place.name = code, name
+
+
+def save_department(department, code, name):
+    _set_code_and_name(department, code, name)
     db.session.add(department)
     db.session.flush()
     return department
 
 
 def save_line(line, code, name, department=None, operators=None):
-    code = _validated_code(code)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed({"name": "Enter a name."})
-    _require_unique(Line, "code", code, line, "Code")
-    _require_unique(Line, "name", name, line, "Name")
-    line.code, line.name, line.department = code, name, department
+    _set_code_and_name(line, code, name)
+    line.department = department
     if operators is not None:
         line.operators = list(operators)
     db.session.add(line)

@@ -3,14 +3,7 @@
 from app.blueprints.machines.models import MachineRecord
 from app.core import models as core
 from app.core.extensions import db
-from app.core.models import (
-    PRIORITIES,
-    ChoiceLabel,
-    HistoryEventMixin,
-    TimestampMixin,
-    UTCDateTime,
-    utcnow,
-)
+from app.core.models import PRIORITIES, ChoiceLabel, HistoryEventMixin, TimestampMixin, UTCDateTime, utcnow
 
 TASK_SOURCES = (("manual", "By hand"), ("rule", "Alert rule"), ("alert", "Alert"),
                 ("plan", "Maintenance plan"), ("issue", "Logbook issue"))
