@@ -42,7 +42,7 @@ def render_badges(user, names):
                    for name in names if name in COUNTERS)
 
 
-@live_renderer("badges.changed")
+@live_renderer("badges.changed", by_page=False)
 def badge_fragments(message, user, _page):
     user_ids = message.get("user_ids")
     if user_ids is not None and user.id not in user_ids:

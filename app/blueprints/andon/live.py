@@ -14,7 +14,7 @@ from flask_login import current_user
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
 from app.core.extensions import db
-from app.realtime import live_global, live_renderer, live_resync
+from app.realtime import PER_VISIBILITY, live_global, live_renderer, live_resync
 
 from . import bp, services
 from .access import RAISERS, can_answer, can_raise, can_see_call
@@ -97,7 +97,7 @@ def _page_piece(call, user, page):
     return ""
 
 
-@live_renderer("andon.changed")
+@live_renderer("andon.changed", audience=PER_VISIBILITY)
 def andon_fragments(message, user, page):
     call = db.session.get(AndonCall, message.get("id"))
     if call is None or not can_see_call(user, call):
