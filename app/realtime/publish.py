@@ -23,14 +23,28 @@ def publish_after_commit(event_name, **payload):
     _commit_batch().append({"event": event_name, **payload})
 
 
+def take_pending(event_name):
+    """Unqueue this transaction's event of that name and return it (None if there is none),
+    so a caller can queue one event that sums up several changes, after all of them."""
+    batch = _queued_batch() or []
+    for event in batch:
+        if event["event"] == event_name:
+            batch.remove(event)
+            return event
+    return None
+
+
 def _commit_batch():
     """The list of events this transaction sends when it commits, queued on first use."""
-    for fn, args in pending():
-        if fn is publish_batch:
-            return args[0]
-    batch = []
-    after_commit(publish_batch, batch)
+    batch = _queued_batch()
+    if batch is None:
+        batch = []
+        after_commit(publish_batch, batch)
     return batch
+
+
+def _queued_batch():
+    return next((args[0] for fn, args in pending() if fn is publish_batch), None)
 
 
 def pending_events():

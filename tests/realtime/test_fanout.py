@@ -19,10 +19,17 @@ from app.blueprints.machines import services
 from app.blueprints.machines.models import Machine
 from app.blueprints.tasks.models import Task
 from app.blueprints.telemetry.ingest import ingest
+from app.core.badges import publish_badges
 from app.core.extensions import db, redis_client
-from app.realtime import PER_USER, PER_VISIBILITY, live_renderer, publish_after_commit
+from app.realtime import (
+    PER_USER,
+    PER_VISIBILITY,
+    live_renderer,
+    pending_events,
+    publish_after_commit,
+)
 from app.realtime.publish import live_channel
-from app.realtime.renderers import RENDERERS
+from app.realtime.renderers import RENDERERS, render_event
 from tests.helpers import PASSWORD, open_socket, receive_until, ws_url
 
 
@@ -91,6 +98,23 @@ def test_a_commit_succeeds_and_logs_when_redis_is_down(app, monkeypatch, caplog)
     db.session.commit()
     [record] = [r for r in caplog.records if "not sent" in r.getMessage()]
     assert "alert.changed, machine.updated" in record.getMessage()
+
+
+def test_a_commits_badge_changes_are_one_event_and_each_user_gets_theirs(app, make_user):
+    first, second = make_user("shift_manager"), make_user("shift_manager")
+    publish_badges("alerts", user_ids=[first.id])
+    publish_badges("tasks", user_ids={second.id})
+    publish_badges("alerts", user_ids=[second.id])
+    publish_badges("andon")
+    [event] = [e for e in pending_events() if e["event"] == "badges.changed"]
+    db.session.rollback()
+    assert event["users"] == {"alerts": sorted([first.id, second.id]), "tasks": [second.id],
+                              "andon": None}
+    assert event["names"] == ["alerts", "andon", "tasks"]
+    with app.test_request_context():
+        html = render_event(event, first)
+    assert 'id="badge-alerts"' in html and 'id="badge-andon"' in html
+    assert 'id="badge-tasks"' not in html
 
 
 # --- over the socket ------------------------------------------------------------------------
