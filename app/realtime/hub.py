@@ -5,6 +5,7 @@ with the sockets open at that moment, to the render thread; that renders it once
 audience (fanout.py) and puts the HTML on each socket's queue for its own thread to send.
 """
 
+import contextlib
 import json
 import logging
 import queue
@@ -92,7 +93,8 @@ class Hub:
         self.stopped.set()
         if self.pubsub is not None:
             self.pubsub.close()
-        self.batches.put(None)
+        with contextlib.suppress(queue.Full):
+            self.batches.put_nowait(None)  # wakes the render thread; a full queue needs none
         for thread in (self.thread, self.renderer):
             if thread is not None:
                 thread.join(timeout=5)
