@@ -6,7 +6,7 @@ commit, and each affected user's open pages get the new number as an out-of-band
 
 from flask import g, has_request_context, render_template
 
-from app.realtime import live_global, live_renderer, publish_after_commit
+from app.realtime import live_global, live_renderer, publish_after_commit, take_pending
 
 COUNTERS = {}
 
@@ -31,9 +31,18 @@ def badge_counts(user):
 
 
 def publish_badges(*names, user_ids=None):
-    """After commit, refresh these badges for these users (None: everyone connected)."""
-    publish_after_commit("badges.changed", names=list(names),
-                         user_ids=sorted(user_ids) if user_ids is not None else None)
+    """After commit, refresh these badges for these users (None: everyone connected).
+
+    One commit's badge changes go out as one `badges.changed` event, queued after the
+    events that changed the counts, so each user's badges render once per commit. Its
+    `users` maps a badge name to the ids to tell (None: everyone).
+    """
+    users = (take_pending("badges.changed") or {}).get("users", {})
+    for name in names:
+        told = users.get(name, [])
+        users[name] = (None if told is None or user_ids is None
+                       else sorted(set(told) | set(user_ids)))
+    publish_after_commit("badges.changed", names=sorted(users), users=users)
 
 
 def render_badges(user, names):
@@ -42,12 +51,11 @@ def render_badges(user, names):
                    for name in names if name in COUNTERS)
 
 
-@live_renderer("badges.changed")
+@live_renderer("badges.changed", by_page=False)
 def badge_fragments(message, user, _page):
-    user_ids = message.get("user_ids")
-    if user_ids is not None and user.id not in user_ids:
-        return None
-    return render_badges(user, message.get("names") or [])
+    names = [name for name, ids in (message.get("users") or {}).items()
+             if ids is None or user.id in ids]
+    return render_badges(user, names) or None
 
 
 @live_global

@@ -1,4 +1,5 @@
-"""Domain events go out only after the transaction that caused them has committed."""
+"""Domain events go out only after the transaction that caused them has committed, and all
+the events of one commit go out together, as one Redis message (a JSON list)."""
 
 import json
 import logging
@@ -12,26 +13,50 @@ from app.core.extensions import redis_client
 log = logging.getLogger(__name__)
 
 
-def channel_for(event_name, prefix=None):
-    """`machine.updated` → `live:machine`: one channel per domain."""
-    prefix = prefix or current_app.config["LIVE_CHANNEL_PREFIX"]
-    return f"{prefix}:{event_name.split('.', 1)[0]}"
+def live_channel(prefix=None):
+    """`live:events`: the one channel every web process's hub listens to."""
+    return f"{prefix or current_app.config['LIVE_CHANNEL_PREFIX']}:events"
 
 
 def publish_after_commit(event_name, **payload):
     """Queue an event on the current session; it is sent only if the session commits."""
-    after_commit(publish_now, {"event": event_name, **payload})
+    _commit_batch().append({"event": event_name, **payload})
+
+
+def take_pending(event_name):
+    """Unqueue this transaction's event of that name and return it (None if there is none),
+    so a caller can queue one event that sums up several changes, after all of them."""
+    batch = _queued_batch() or []
+    for event in batch:
+        if event["event"] == event_name:
+            batch.remove(event)
+            return event
+    return None
+
+
+def _commit_batch():
+    """The list of events this transaction sends when it commits, queued on first use."""
+    batch = _queued_batch()
+    if batch is None:
+        batch = []
+        after_commit(publish_batch, batch)
+    return batch
+
+
+def _queued_batch():
+    return next((args[0] for fn, args in pending() if fn is publish_batch), None)
 
 
 def pending_events():
     """The events the current transaction will publish when it commits."""
-    return [args[0] for fn, args in pending() if fn is publish_now]
+    return [event for fn, args in pending() if fn is publish_batch for event in args[0]]
 
 
-def publish_now(message):
-    """Send one event at once. Redis carries only notifications, so a failure is logged."""
+def publish_batch(events):
+    """Send one commit's events at once. Redis carries only notifications, so a failure is
+    logged."""
     try:
-        redis_client().publish(channel_for(message["event"]), json.dumps(message))
+        redis_client().publish(live_channel(), json.dumps(events))
     except RedisError:
-        log.warning("live update %s not sent: Redis unavailable", message["event"],
-                    exc_info=True)
+        log.warning("live updates %s not sent: Redis unavailable",
+                    ", ".join(sorted({e["event"] for e in events})), exc_info=True)

@@ -5,12 +5,14 @@ from datetime import datetime
 
 from flask import current_app, render_template, request
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from app.blueprints.auth.models import User
 from app.core.extensions import db, sock
 
+from .fanout import CSRF_PLACEHOLDER
 from .hub import hub_for
-from .renderers import render_event, render_globals, render_resync
+from .renderers import render_globals, render_resync
 
 POLICY_VIOLATION = 1008
 # A closed socket is noticed within this many seconds, freeing its thread.
@@ -27,19 +29,13 @@ def live(ws):
     # An idle socket must not hold a database connection (or a transaction's locks).
     db.session.remove()
     hub = hub_for(current_app._get_current_object())
-    sub = hub.subscribe()
+    sub = hub.subscribe(user_id, version, request.args.get("resync", ""), request.url_root)
     try:
         # Sent once subscribed: the page's live dot turns green only when nothing is missed.
         since = _since(request.args.get("since"))
         ws.send(render_template("_live_on.html") + _globals(user_id, since))
         _send_resync(ws, request.args.get("resync"), user_id, since)
-        while ws.connected:
-            try:
-                message = sub.get(timeout=IDLE_TIMEOUT)
-            except queue.Empty:
-                continue
-            if not _relay(ws, message, user_id, version, request.args.get("resync", "")):
-                return
+        _relay(ws, sub)
     finally:
         hub.unsubscribe(sub)
 
@@ -72,16 +68,17 @@ def _send_resync(ws, spec, user_id, since):
         ws.send(html)
 
 
-def _relay(ws, message, user_id, version, page):
-    """Render one event for this user and send it; False when the session has ended."""
-    try:
-        user = db.session.get(User, user_id)
-        if user is None or not user.active or user.session_version != version:
+def _relay(ws, sub):
+    """Send what the hub rendered for this socket until it closes or its session ends."""
+    while ws.connected:
+        try:
+            html = sub.get(timeout=IDLE_TIMEOUT)
+        except queue.Empty:
+            html = None
+        if sub.ended:
             ws.close(reason=POLICY_VIOLATION, message="Session ended.")
-            return False
-        html = render_event(message, user, page)
-    finally:
-        db.session.remove()
-    if html:
-        ws.send(html)
-    return True
+            return
+        if html:
+            # Fragments are shared by an audience; the CSRF token is this session's own.
+            ws.send(html.replace(CSRF_PLACEHOLDER, generate_csrf()) if CSRF_PLACEHOLDER in html
+                    else html)

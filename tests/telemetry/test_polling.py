@@ -15,7 +15,7 @@ from app.blueprints.telemetry import poll
 from app.blueprints.telemetry.models import MachineState, PollCycle, Reading
 from app.core.extensions import db, redis_client
 from app.jobs import polling
-from app.realtime.publish import channel_for
+from app.realtime.publish import live_channel
 
 
 class Vendor:
@@ -238,13 +238,15 @@ def test_state_writes_of_a_cycle_do_not_grow_with_the_machines(polled, vendor):
 def _live_events():
     """The live events published while the block runs (the poll commits for real)."""
     listener = redis_client().pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(channel_for("telemetry.updated"))
+    listener.subscribe(live_channel())
     listener.get_message(timeout=1)  # the subscription is confirmed before anything runs
     events = []
     try:
         yield events
         while message := listener.get_message(timeout=0.5):
-            events.append(json.loads(message["data"]))
+            # One message per commit, each a list of events; only the telemetry ones count.
+            events.extend(e for e in json.loads(message["data"])
+                          if e["event"] == "telemetry.updated")
     finally:
         listener.close()
 

@@ -11,7 +11,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 
 from app.core.extensions import db
-from app.realtime import live_renderer, live_resync
+from app.realtime import PER_VISIBILITY, live_renderer, live_resync
 
 from .access import can_see_alert
 from .alert_services import STATE_FILTERS, AlertFilters, filter_choices, search_alerts
@@ -31,7 +31,7 @@ def _alert_page(alert):
             + render_template("alerts/_history.html", alert=alert, oob=True))
 
 
-@live_renderer("alert.raised", "alert.changed")
+@live_renderer("alert.raised", "alert.changed", audience=PER_VISIBILITY)
 def alert_fragments(message, user, page):
     on_list = page.startswith("alerts:") or page == "alerts-static"
     if not on_list and page != f"alert:{message.get('id')}":
@@ -44,7 +44,7 @@ def alert_fragments(message, user, page):
     new = message["event"] == "alert.raised"
     if new and page == "alerts-static":
         return None  # a filtered list: the new alert may not belong on it
-    # The socket's user, not current_user: this runs for every open socket.
+    # The audience's user, not current_user: this may run outside its request.
     return render_template("alerts/_live_row.html", new=new, **row_context(user, alert))
 
 

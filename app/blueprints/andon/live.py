@@ -13,7 +13,7 @@ from flask import render_template
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
 from app.core.extensions import db
-from app.realtime import live_global, live_renderer, live_resync
+from app.realtime import PER_VISIBILITY, live_global, live_renderer, live_resync
 
 from . import panels
 from .access import can_see_call
@@ -64,7 +64,7 @@ def _page_piece(call, user, page):
     return ""
 
 
-@live_renderer("andon.changed")
+@live_renderer("andon.changed", audience=PER_VISIBILITY)
 def andon_fragments(message, user, page):
     call = db.session.get(AndonCall, message.get("id"))
     if call is None or not can_see_call(user, call):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from app.blueprints.machines import services
 from app.blueprints.machines.models import Machine, MachineType
 from app.core.extensions import db
-from app.realtime import live_renderer, live_resync
+from app.realtime import PER_VISIBILITY, live_renderer, live_resync
 
 from .models import MachineState
 from .panels import tile_context, values_context
@@ -34,7 +34,7 @@ def _telemetry_piece(machine, page):
     return ""
 
 
-@live_renderer("telemetry.updated")
+@live_renderer("telemetry.updated", audience=PER_VISIBILITY)
 def telemetry_fragments(message, user, page):
     """New readings: refresh what the socket's page shows of these machines."""
     ids = message.get("ids") or []
