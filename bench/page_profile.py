@@ -143,8 +143,8 @@ def main():
     from app.blueprints.auth.models import User
     from app.blueprints.dashboard import services
     from app.blueprints.dashboard.views import home
-    from app.blueprints.telemetry.tiles import tile_state
-    from app.blueprints.telemetry.views import machine_live_values
+    from app.blueprints.telemetry.live_values import live_values
+    from app.blueprints.telemetry.tiles import tile_state, tiles_of
     from app.core.extensions import db
     from app.core.templating import time_ago
 
@@ -160,9 +160,12 @@ def main():
                 return fn()
             return run
 
-        def load_all():
+        def load_all():  # what home() hands plant.html
             lines, loose = services.plant_by_line()
-            return {"summary": services.plant_summary(), "lines": lines, "loose": loose,
+            poll, skipped_polls = services.last_poll()
+            return {"summary": services.plant_summary(), "poll": poll,
+                    "skipped_polls": skipped_polls, "lines": lines, "loose": loose,
+                    "tiles": tiles_of([m for line in lines for m in line.machines] + loose),
                     "unstaffed": services.unstaffed_machines()}
 
         print(f"GET / for {args.manager}, in-process (no HTTP, no concurrency)\n")
@@ -183,12 +186,12 @@ def main():
         machines = [m for line in context["lines"] for m in line.machines] + context["loose"]
         n = len(machines)
         print(f"\nper-tile pieces, × {n} machines:")
-        timed(f"render _machine_tile.html × {n}",
-              lambda: [render_template("telemetry/_tile.html", machine=m)
+        tiles = context["tiles"]
+        timed(f"render telemetry/_tile.html × {n}",
+              lambda: [render_template("telemetry/_tile.html", machine=m, tile=tiles[m.id])
                        for m in machines], max(3, args.repeat // 3))
-        lives = [machine_live_values(m) for m in machines]
-        timed(f"machine_live_values × {n}", lambda: [machine_live_values(m) for m in machines],
-              args.repeat)
+        lives = [live_values(m) for m in machines]
+        timed(f"live_values × {n}", lambda: [live_values(m) for m in machines], args.repeat)
         timed(f"tile_state × {n}",
               lambda: [tile_state(m, lv) for m, lv in zip(machines, lives, strict=True)],
               args.repeat)

@@ -10,6 +10,10 @@ Idle samples (a thread waiting in select/poll/accept or a queue) are left out un
 import argparse
 import re
 from collections import Counter
+from pathlib import Path
+
+# Frames are shown relative to the checkout they ran from (a worktree as well as /work/main).
+ROOT = f"{Path(__file__).resolve().parent.parent}/"
 
 IDLE = re.compile(r"\b(wait|select|poll|accept|_worker_thread|sleep|get \(queue)"
                   r"|epoll|murder_keepalived|handle_sigchld")
@@ -21,7 +25,7 @@ def short(frame):
     if not match:
         return frame
     path = match["file"]
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+    for marker in ("site-packages/", ROOT, "python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break

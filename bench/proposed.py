@@ -1,34 +1,32 @@
-"""A prototype of the ingest changes docs/PERFORMANCE.md recommends, to measure them.
+"""A prototype of the ingest changes docs/PERFORMANCE.md recommends (R1–R3), to measure them.
 
 NOT part of the app and not used by default. Importing it replaces a few functions of
-app/blueprints/machines/ingest.py, keeping their contracts, so that
+app/blueprints/telemetry/ingest.py, keeping their contracts, so that
 
     .venv/bin/python bench/telemetry.py --app bench.proposed_wsgi:app
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/floorline_proposed_test \
-        .venv/bin/python -m pytest -p bench.proposed tests/test_ingest.py ...
+        .venv/bin/python -m pytest -p bench.proposed tests/telemetry ...
 
 run the benchmark, and the app's own tests, against the proposed ingest path. It only works
 on PostgreSQL (unnest, jsonb_to_recordset).
 
-Written against the app before commit a1ee25a, which then made 2.–5. set-based in the app
-itself (one statement each). What this prototype still does beyond the app at a1ee25a is
-marked ►:
+Written against b01a7a3; the app has since made the duplicate check and the metric dict
+per type (R4) its own. What this prototype still does beyond the app:
 
-1. ► `find_machines`: two Core queries (the machines; their types' metrics) into plain
+1. R1 `find_machines`: two Core queries (the machines; their types' metrics) into plain
    objects instead of three ORM queries (Machine + selectinload type + metrics).
-2. ► `_lock_states`: SELECT … FOR UPDATE first and create only missing state rows (one
+2. R2 `_lock_states`: SELECT … FOR UPDATE first and create only missing state rows (one
    INSERT … SELECT unnest … ON CONFLICT DO NOTHING): one statement per batch in the usual
-   case, where the app at a1ee25a sends the INSERT every time (before a1ee25a: one INSERT
-   per machine, as SQLAlchemy 2.1 sends INSERT … ON CONFLICT without RETURNING through
-   executemany — sqlalchemy #13130).
-3. `_existing_keys`: only readings at or before the machine's latest stored ts can be
-   duplicates (nothing newer was ever stored); those are looked up with a join on
-   unnest(ids, ts) inside the batch's ts range (the app at a1ee25a does the same).
-4.+5. ► `_insert_rows` + `_write_states` in ONE statement per batch: INSERT … SELECT FROM
+   case, where the app sends the INSERT every time.
+3. R3 `_insert_rows` + `_write_states` in ONE statement per batch: INSERT … SELECT FROM
    jsonb_to_recordset(…) ON CONFLICT DO NOTHING as a CTE beside UPDATE machine_states …
-   FROM jsonb_to_recordset(…) (the app at a1ee25a: the same two statements, sent apart).
-6. ► `check_values`: the metric dict is built once per type, not once per reading; the
-   trend metric is looked up once per type per batch, not once per machine.
+   FROM jsonb_to_recordset(…) (the app: the same two statements, sent apart).
+4. The trend metric is looked up once per type per batch, not once per machine.
+
+The readings' listeners (telemetry.reactions: alert rules, maintenance meters) get the
+plain machines of 1. They read ids, the type and its metrics, which the plain objects have;
+but raising an alert links the ORM Machine, so with rules that fire, R1 as written here
+fails: a real R1 must hand the listeners ORM machines (loaded only then) or ids.
 
 `BENCH_MACHINE_CACHE=<seconds>` adds an experiment: find_machines results kept that long.
 """
@@ -46,33 +44,42 @@ from sqlalchemy import text
 
 from app.blueprints.machines.models import MachineType
 from app.blueprints.telemetry import ingest as telemetry
+from app.blueprints.telemetry.reactions import Observation, react
 from app.core.extensions import db
+from app.core.models import as_utc
 from app.realtime import publish_after_commit
 
 
 class _Metric:
-    __slots__ = ("id", "key", "kind", "label", "normal_max", "normal_min", "position", "role")
+    __slots__ = ("id", "key", "kind", "label", "normal_max", "normal_min", "position", "role",
+                 "unit")
 
-    def __init__(self, id_, key, label, kind, role, normal_min, normal_max, position):
+    def __init__(self, id_, key, label, kind, role, unit, normal_min, normal_max, position):
         self.id, self.key, self.label, self.kind, self.role = id_, key, label, kind, role
-        self.normal_min, self.normal_max, self.position = normal_min, normal_max, position
+        self.unit, self.normal_min, self.normal_max = unit, normal_min, normal_max
+        self.position = position
 
 
 class _Type:
-    """What ingest reads of a machine type: name, metrics, trend metric."""
+    """What ingest and the listeners read of a machine type: name, metrics, trend metric."""
 
-    trend_metric = MachineType.trend_metric  # the same rule, on plain objects
+    # The same rules, on plain objects.
+    trend_metric = MachineType.trend_metric
+    metric = MachineType.metric
+    metric_with_role = MachineType.metric_with_role
 
     def __init__(self, id_, name):
-        self.id, self.name, self.metrics, self.by_key = id_, name, [], {}
+        self.id, self.name, self.metrics = id_, name, []
 
 
 class _Machine:
-    __slots__ = ("code", "id", "machine_type", "vendor_id", "webhook_secret")
+    __slots__ = ("code", "id", "machine_type", "machine_type_id", "vendor_id",
+                 "webhook_secret")
 
     def __init__(self, id_, code, vendor_id, secret, machine_type):
         self.id, self.code, self.vendor_id = id_, code, vendor_id
         self.webhook_secret, self.machine_type = secret, machine_type
+        self.machine_type_id = machine_type.id
 
 
 _FIND = text("""
@@ -81,8 +88,8 @@ FROM machines m
 WHERE m.code = ANY(CAST(:codes AS text[])) OR m.vendor_id = ANY(CAST(:keys AS text[]))
 """)
 _TYPES = text("""
-SELECT t.id, t.name, x.id, x.key, x.label, x.kind, x.role, x.normal_min, x.normal_max,
-       x.position
+SELECT t.id, t.name, x.id, x.key, x.label, x.kind, x.role, x.unit, x.normal_min,
+       x.normal_max, x.position
 FROM machine_types t LEFT JOIN metrics x ON x.machine_type_id = t.id
 WHERE t.id = ANY(CAST(:ids AS integer[]))
 ORDER BY t.id, x.position, x.id
@@ -119,15 +126,14 @@ def _find_machines(keys):
                                       "keys": sorted(keys)}).all()
     types = {}
     if rows:
-        for (type_id, type_name, metric_id, key, label, kind, role, low, high,
+        for (type_id, type_name, metric_id, key, label, kind, role, unit, low, high,
              position) in db.session.execute(_TYPES, {"ids": sorted({r[4] for r in rows})}):
             machine_type = types.get(type_id)
             if machine_type is None:
                 machine_type = types[type_id] = _Type(type_id, type_name)
             if metric_id is not None:
-                metric = _Metric(metric_id, key, label, kind, role, low, high, position)
+                metric = _Metric(metric_id, key, label, kind, role, unit, low, high, position)
                 machine_type.metrics.append(metric)
-                machine_type.by_key[key] = metric
     found = {}
     for mid, code, vendor_id, secret, type_id in rows:
         machine = _Machine(mid, code, vendor_id, secret, types[type_id])
@@ -135,22 +141,6 @@ def _find_machines(keys):
         if vendor_id:
             found[vendor_id] = machine
     return {k: found.get(k.upper()) or found.get(k) for k in keys}
-
-
-def check_values(machine_type, values):
-    if not isinstance(values, dict) or not values:
-        return ["values must be an object with at least one metric"]
-    metrics = getattr(machine_type, "by_key", None) or {m.key: m for m in machine_type.metrics}
-    reasons = []
-    for key, value in values.items():
-        metric = metrics.get(key)
-        if metric is None:
-            reasons.append(f"unknown metric '{key}' for {machine_type.name}")
-        else:
-            problem = telemetry._value_problem(metric, value)
-            if problem:
-                reasons.append(problem)
-    return reasons
 
 
 _STATE_COLUMNS = ("machine_id, values, reading_ts, last_seen_at, readings_stored, "
@@ -173,29 +163,6 @@ def _lock_states(ids):
         db.session.execute(_CREATE_STATES, {"ids": [i for i in ids if i not in have]})
         rows = db.session.execute(_SELECT_STATES, {"ids": ids}).all()
     return {row[0]: telemetry._StateRow(*row) for row in rows}
-
-
-_EXISTING = text("""
-SELECT r.machine_id, r.ts
-FROM unnest(CAST(:ids AS integer[]), CAST(:ts AS timestamptz[])) AS k(machine_id, ts)
-JOIN readings r ON r.machine_id = k.machine_id AND r.ts = k.ts
-WHERE r.ts BETWEEN :low AND :high
-""")
-
-
-def _existing_keys(valid, states):
-    """Only a reading at or before its machine's latest stored ts can be stored already."""
-    pairs = set()
-    for item in valid:
-        latest = states[item.machine.id].reading_ts
-        if latest is None or item.ts <= telemetry._aware(latest):
-            pairs.add((item.machine.id, item.ts))
-    if not pairs:
-        return set()
-    ids, stamps = zip(*sorted(pairs), strict=True)
-    found = db.session.execute(_EXISTING, {"ids": list(ids), "ts": list(stamps),
-                                           "low": min(stamps), "high": max(stamps)}).all()
-    return {(machine_id, telemetry._aware(ts)) for machine_id, ts in found}
 
 
 # The changed readings and the new states go to PostgreSQL as two JSON documents (one
@@ -238,39 +205,49 @@ def _write(rows, states, source, now):
 
 
 def _store(valid, source, now, result):
-    """The same walk as the app's _store, with the set-based statements above."""
+    """The same walk as the app's _store, with the statements above."""
     by_machine = defaultdict(list)
     for item in valid:
         by_machine[item.machine.id].append(item)
     states = _lock_states(sorted(by_machine))
-    known = _existing_keys(valid, states)
-    rows, seen_only, trend_keys = [], [], {}
+    known = telemetry._existing_keys(valid, states)
+    rows, seen_only, observations, trend_keys = [], [], [], {}
     for machine_id, items in by_machine.items():
-        state = states[machine_id]
-        machine_type = items[0].machine.machine_type
-        if machine_type.id not in trend_keys:  # once per type, not per machine
-            trend_metric = machine_type.trend_metric
-            trend_keys[machine_type.id] = trend_metric.key if trend_metric else None
-        state.trend_key = trend_keys[machine_type.id]
+        state, machine = states[machine_id], items[0].machine
+        state.trend_key = _trend_key(machine.machine_type, trend_keys)
+        observation = Observation(machine, previous=dict(state.values or {}),
+                                  previous_ts=as_utc(state.reading_ts) if state.reading_ts
+                                  else None)
         changed = telemetry._apply(state, sorted(items, key=lambda i: i.ts), known, rows,
-                                   result)
+                                   result, observation.readings)
+        observation.latest = state.values
+        if observation.readings:
+            observations.append(observation)
         previously_seen = state.last_seen_at
         state.last_seen_at = now
         if changed:
             state.last_changed_at = now
             result.machine_ids.add(machine_id)
         elif (previously_seen is None
-              or now - telemetry._aware(previously_seen) >= telemetry.SEEN_PUBLISH_EVERY):
+              or now - as_utc(previously_seen) >= telemetry.SEEN_PUBLISH_EVERY):
             seen_only.append(machine_id)
     _write(rows, states.values(), source, now)
+    react(observations, now)
     if result.machine_ids or seen_only:
         publish_after_commit("telemetry.updated",
                              ids=sorted(result.machine_ids | set(seen_only)))
 
 
+def _trend_key(machine_type, cache):
+    """Once per type, not per machine."""
+    if machine_type.id not in cache:
+        trend_metric = machine_type.trend_metric
+        cache[machine_type.id] = trend_metric.key if trend_metric else None
+    return cache[machine_type.id]
+
+
 def install():
     telemetry.find_machines = find_machines
-    telemetry.check_values = check_values
     telemetry._store = _store
 
 

@@ -549,7 +549,7 @@ def measure_single(ctx, args):
 # --- (c) stored → tile on a real websocket ------------------------------------------------
 
 def session_cookie(port, username, password):
-    """Log in through the real login form (like tests/test_live.py) and return Cookie."""
+    """Log in through the real login form (like tests/realtime/test_live.py) and return Cookie."""
     base = f"http://127.0.0.1:{port}"
     http = requests.Session()
     page = http.get(f"{base}/login", timeout=10).text

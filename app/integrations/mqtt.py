@@ -2,9 +2,10 @@
 
 paho's network thread only queues what arrives. One worker thread takes the queue in
 batches (messages arriving within BATCH_WINDOW seconds of the first, at most BATCH_MAX),
-resolves the topics' machines in one query, hands the whole batch to `ingest()` in one call
-(the set-based path) and commits once. A bad message is logged on one line with its reason
-and counted; nothing a publisher sends stops the subscriber.
+parses them and hands the batch to the `handle` it was given (the telemetry domain's, wired
+by `flask telemetry mqtt`), which stores it and says what happened. A bad message is logged
+on one line with its reason and counted; nothing a publisher sends stops the subscriber.
+Nothing here reads or writes rows.
 """
 
 import json
@@ -23,14 +24,10 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.blueprints.telemetry.ingest import find_machines, ingest
-from app.core.extensions import db
-
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 DEFAULT_PREFIX = "floorline"
-SOURCE = "mqtt"
 QOS = 1
 KEEPALIVE = 60
 BATCH_WINDOW = 0.2  # seconds a batch stays open after its first message
@@ -114,10 +111,17 @@ class _Message:
 
 
 class Subscriber:
-    """Stores readings published to `<prefix>/+/readings`. start() returns; stop() drains."""
+    """Hands readings published to `<prefix>/+/readings` to `handle`. start() returns;
+    stop() drains.
 
-    def __init__(self, app, url=None, prefix=None, window=BATCH_WINDOW, max_batch=BATCH_MAX):
-        self.app = app
+    handle([(machine key, [raw reading, ...]), ...]) stores a batch and returns what
+    happened: `readings` handed on, `stored`, `unchanged`, `duplicates`, and `rejected`
+    (each with `message`, its position in the batch, `kind`, `reason`, `index`, `readings`).
+    """
+
+    def __init__(self, app, handle, url=None, prefix=None, window=BATCH_WINDOW,
+                 max_batch=BATCH_MAX):
+        self.app, self.handle = app, handle
         self.broker = Broker.from_url(url or _setting(app, "MQTT_URL", DEFAULT_URL))
         self.prefix = clean_prefix(prefix or _setting(app, "MQTT_TOPIC_PREFIX", DEFAULT_PREFIX))
         self.topic = f"{self.prefix}/+/readings"
@@ -225,29 +229,23 @@ class Subscriber:
     def _handle_safely(self, batch):
         self.counts["received"] += len(batch)
         self.counts["batches"] += 1
-        with self.app.app_context():
-            try:
-                self._handle(batch)
-            except Exception as exc:  # the database is down, or a bug: log, drop, go on
-                db.session.rollback()
-                self.counts["failed"] += len(batch)
-                log.exception(_line("mqtt.batch_failed", messages=len(batch),
-                                    error=type(exc).__name__))
+        try:
+            self._handle(batch)
+        except Exception as exc:  # the database is down, or a bug: log, drop, go on
+            self.counts["failed"] += len(batch)
+            log.exception(_line("mqtt.batch_failed", messages=len(batch),
+                                error=type(exc).__name__))
 
     def _handle(self, batch):
         started = time.monotonic()
         messages = [m for m in (self._parse(topic, payload) for topic, payload in batch) if m]
         if not messages:
             return
-        machines = find_machines(_machine_keys(messages))
-        readings, origins = self._assign(messages, machines)
-        if not readings:
-            return
-        result = ingest(readings, source=SOURCE)
-        db.session.commit()
-        self._count(result, origins)
-        _log(logging.DEBUG, "mqtt.batch", messages=len(batch), readings=len(readings),
-             stored=result.stored, ms=round((time.monotonic() - started) * 1000, 1))
+        outcome = self.handle([(m.key, m.readings) for m in messages])
+        self._count(outcome, messages)
+        if outcome.readings:
+            _log(logging.DEBUG, "mqtt.batch", messages=len(batch), readings=outcome.readings,
+                 stored=outcome.stored, ms=round((time.monotonic() - started) * 1000, 1))
 
     def _parse(self, topic, payload):
         """The message as a _Message, or None (logged and counted)."""
@@ -284,61 +282,20 @@ class Subscriber:
         key = topic[len(head):-len(tail)] if topic.startswith(head) and topic.endswith(tail) else ""
         return key if key and "/" not in key else None
 
-    def _assign(self, messages, machines):
-        """The readings with the topic's machine filled in, and (message, index) of each."""
-        readings, origins = [], []
-        for message in messages:
-            machine = machines.get(message.key)
-            if machine is None:
-                self._reject("unknown_machine", message.topic, message.key,
-                             f"unknown machine '{message.key}'", count=len(message.readings))
-                continue
-            for index, raw in enumerate(message.readings):
-                problem = _disagreement(raw, machine, machines)
-                if problem:
-                    self._reject("machine_mismatch", message.topic, message.key, problem,
-                                 index=index)
-                    continue
-                readings.append(dict(raw, machine=machine.code) if isinstance(raw, dict) else raw)
-                origins.append((message, index))
-        return readings, origins
-
-    def _count(self, result, origins):
-        self.counts.update(stored=result.stored, unchanged=result.unchanged,
-                           duplicates=result.duplicates)
-        for rejection in result.rejected:
-            message, index = origins[rejection["index"]]
-            self._reject("invalid", message.topic, message.key,
-                         "; ".join(rejection["reasons"]), index=index)
+    def _count(self, outcome, messages):
+        self.counts.update(stored=outcome.stored, unchanged=outcome.unchanged,
+                           duplicates=outcome.duplicates)
+        for rejection in outcome.rejected:
+            message = messages[rejection.message]
+            where = {} if rejection.index is None else {"index": rejection.index}
+            self._reject(rejection.kind, message.topic, message.key, rejection.reason,
+                         count=rejection.readings, **where)
 
     def _reject(self, kind, topic, key, reason, count=1, **where):
         self.counts["rejected"] += count
         self.counts[f"rejected_{kind}"] += count
         _log(logging.WARNING, "mqtt.rejected", kind=kind, topic=topic, machine=key, **where,
              readings=count, reason=reason)
-
-
-def _key(value):
-    """A machine key as find_machines() takes it: text, or a vendor's numeric id."""
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
-
-
-def _machine_keys(messages):
-    keys = {m.key for m in messages}
-    keys.update(_key(r.get("machine")) for m in messages for r in m.readings
-                if isinstance(r, dict))
-    keys.discard(None)
-    return keys
-
-
-def _disagreement(raw, machine, machines):
-    """Why a reading's own "machine" field contradicts the topic (None: it agrees or is absent)."""
-    if not isinstance(raw, dict) or raw.get("machine") is None:
-        return None
-    named = machines.get(_key(raw["machine"]))
-    if named is None or named.id != machine.id:
-        return f"the reading names machine '{raw['machine']}' but the topic names {machine.code}"
-    return None
 
 
 # --- the foreground process ----------------------------------------------------------------

@@ -74,9 +74,9 @@ def _wait_for(check, what, timeout=10.0):
 
 
 def _subscriber(app, prefix, url="mqtt://127.0.0.1:1883"):
-    from app.integrations.mqtt import Subscriber
+    from app.blueprints.telemetry.cli import mqtt_subscriber
 
-    return Subscriber(app, url=url, prefix=prefix)
+    return mqtt_subscriber(app, url=url, prefix=prefix)
 
 
 @pytest.fixture
@@ -293,11 +293,12 @@ def test_the_subscriber_reconnects_after_the_broker_restarts(app, own_broker, pr
 SUBSCRIBER_SCRIPT = """
 import sys
 from app import create_app
-from app.integrations.mqtt import Subscriber, run_until_signalled
+from app.blueprints.telemetry.cli import mqtt_subscriber
+from app.integrations.mqtt import run_until_signalled
 from config import TestConfig
 app = create_app(TestConfig)
 with app.app_context():
-    run_until_signalled(Subscriber(app, url="mqtt://127.0.0.1:1883", prefix=sys.argv[1]))
+    run_until_signalled(mqtt_subscriber(app, url="mqtt://127.0.0.1:1883", prefix=sys.argv[1]))
 """
 
 
