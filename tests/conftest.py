@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 from scripts import services as throwaway  # noqa: E402
 
 CHOSEN = {}
-# Chromium and page fixtures for the browser tests.
-pytest_plugins = ["tests.browser_support"]
+# The make_* factories, and Chromium and page fixtures for the browser tests.
+pytest_plugins = ["tests.factories", "tests.browser_support"]
 
 
 def _pg_test_url(url):
@@ -236,84 +236,9 @@ def new_browser(app):
     return lambda: Browser(app.test_client())
 
 
-# --- factories ---------------------------------------------------------------------------
+# --- logging in (the make_* factories are in tests/factories.py) --------------------------
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def make_user(app):
-    from app.blueprints.auth import services
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(role="operator", username=None, password=PASSWORD, **fields):
-        n = next(counter)
-        user = services.create_account(role, username or f"{role.replace('_', '')}{n}",
-                                       password, full_name=fields.pop("full_name",
-                                                                      f"Test {role} {n}"))
-        for key, value in fields.items():
-            setattr(user, key, value)
-        db.session.commit()
-        return user
-    return make
-
-
-@pytest.fixture
-def make_machine_type(app):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import MachineType, Metric
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(name=None, metrics=(("temperature", "Temperature", "°C", 20, 70),)):
-        machine_type = services.save_machine_type(MachineType(),
-                                                  name or f"Type {next(counter)}")
-        for key, label, unit, low, high in metrics:
-            services.save_metric(machine_type, Metric(), key, label, unit, "number", low, high)
-        db.session.commit()
-        return machine_type
-    return make
-
-
-@pytest.fixture
-def make_line(app):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import Line
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(code=None, name=None, operators=None):
-        n = next(counter)
-        line = services.save_line(Line(), code or f"L{n}", name or f"Line {n}",
-                                  operators=operators)
-        db.session.commit()
-        return line
-    return make
-
-
-@pytest.fixture
-def make_machine(app, make_machine_type):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import Machine
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(code=None, machine_type=None, line=None, operators=(), **fields):
-        n = next(counter)
-        machine = services.save_machine(Machine(), code=code or f"M-{n:03d}",
-                                        name=fields.pop("name", f"Machine {n}"),
-                                        machine_type=machine_type or make_machine_type(),
-                                        line=line, **fields)
-        if operators:
-            services.set_machine_operators(machine, list(operators))
-        db.session.commit()
-        return machine
-    return make
 
 
 @pytest.fixture
