@@ -199,13 +199,31 @@ class Browser:
 
     def __init__(self, client):
         self.client = client
+        self._token = None
+        self._token_secret = None
 
     def get(self, url, **kw):
         return self.client.get(url, **kw)
 
     def token(self):
-        # Any HTML page carries the token (the error pages too).
-        return csrf_from(self.client.get("/__token__", follow_redirects=True).get_data(as_text=True))
+        """The CSRF token of this session, fetched once: a page is asked for it again only
+        when the session's CSRF secret changed (logging in and out start a new session)."""
+        secret = self._session_csrf_secret()
+        if secret is None or secret != self._token_secret:
+            # Any HTML page carries the token (the error pages too).
+            page = self.client.get("/__token__", follow_redirects=True)
+            self._token = csrf_from(page.get_data(as_text=True))
+            self._token_secret = self._session_csrf_secret()
+        return self._token
+
+    def _session_csrf_secret(self):
+        """The raw secret Flask-WTF keeps in the session cookie (None without one)."""
+        app = self.client.application
+        cookie = self.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        if cookie is None:
+            return None
+        session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+        return session.get("csrf_token")
 
     def post(self, url, data=None, csrf=True, **kw):
         data = dict(data or {})
