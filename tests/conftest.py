@@ -5,6 +5,8 @@ separate `<name>_test` database is made beside it, so a developer's data is neve
 touched), else a throwaway PostgreSQL started here if its binaries exist, else SQLite
 (refused when FLOORLINE_REQUIRE_POSTGRES=1, as in CI). Redis: TEST_REDIS_URL, REDIS_URL,
 else a throwaway redis-server. The header of the run says which were used.
+Under pytest-xdist (`-n 2`) the controller chooses them and each worker takes a database
+of its own beside the chosen one (`<name>_gw0` ...) and its own live channels and queue.
 """
 
 import os
@@ -60,8 +62,51 @@ def _choose_redis(tmp):
     return server.url, "throwaway server"
 
 
+def _worker_database(url, worker):
+    """An empty database of the worker's own beside the chosen one (`<name>_gw0`)."""
+    if url.startswith("sqlite"):
+        return url.removesuffix(".db") + f"-{worker}.db"
+    parts = urlsplit(url)
+    server = urlunsplit(parts._replace(path="/postgres"))
+    return throwaway.create_database(server, f"{parts.path.lstrip('/')}_{worker}")
+
+
+def _configure_worker(worker):
+    """A pytest-xdist worker: the controller chose the servers (the environment carries
+    them); the worker takes its own database, live channels and job queue on them."""
+    db_url = _worker_database(os.environ["TEST_DATABASE_URL"], worker)
+    os.environ["TEST_DATABASE_URL"] = db_url
+    for name, default in (("TEST_LIVE_CHANNEL_PREFIX", "test-live"),
+                          ("TEST_RQ_QUEUE", "floorline-test")):
+        os.environ[name] = f"{os.environ.get(name, default)}-{worker}"
+    CHOSEN.update(db_url=db_url, db_how=f"of xdist worker {worker}",
+                  redis_url=os.environ["TEST_REDIS_URL"], redis_how="chosen by the controller")
+
+
+# Files whose tests take the app's one poll lock (a fixed Redis key): under pytest-xdist
+# they share a worker, so two of them never hold or clear the lock at the same time.
+POLL_LOCK_FILES = {"tests/telemetry/test_polling.py", "tests/simulator/test_simulator.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Whole files to a worker (whatever --dist says), the poll-lock files to one worker.
+
+    xdist's own --dist loadgroup would do the latter by marker, but it renames test ids in
+    a way pytest 9 no longer honours.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFile(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = super()._split_scope(nodeid)
+            return "poll-lock" if path in POLL_LOCK_FILES else path
+    return ByFile(config, log)
+
+
 def pytest_configure(config):
     if hasattr(config, "workerinput"):
+        _configure_worker(config.workerinput["workerid"])
         return
     tmp = Path(config.rootpath) / ".pytest_cache" / "servers"
     tmp.mkdir(parents=True, exist_ok=True)
