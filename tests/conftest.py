@@ -118,21 +118,25 @@ def pytest_configure(config):
     CHOSEN.update(db_url=db_url, db_how=db_how, redis_url=redis_url, redis_how=redis_how)
 
 
-def _describe_database():
+def _describe_database(config):
     url = CHOSEN["db_url"]
     if url.startswith("sqlite"):
-        return f"SQLite {url}"
-    parts = urlsplit(url)
-    return f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+        described = f"SQLite {url}"
+    else:
+        parts = urlsplit(url)
+        described = f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+    if getattr(config.option, "dist", "no") != "no":
+        described += " (each xdist worker on its own copy, _gw0 ...)"
+    return described
 
 
 def pytest_report_header(config):
-    return [f"database: {_describe_database()} ({CHOSEN['db_how']})",
+    return [f"database: {_describe_database(config)} ({CHOSEN['db_how']})",
             f"redis: {CHOSEN['redis_url']} ({CHOSEN['redis_how']})"]
 
 
-def pytest_terminal_summary(terminalreporter):
-    terminalreporter.write_line(f"Ran on {_describe_database()} and Redis "
+def pytest_terminal_summary(terminalreporter, config):
+    terminalreporter.write_line(f"Ran on {_describe_database(config)} and Redis "
                                 f"{CHOSEN['redis_url']}.", bold=True)
 
 
