@@ -530,12 +530,12 @@ def test_an_assignee_who_left_the_machine_does_not_block_editing(browser, people
     assert {u.id for u in task.assignees} == {operator.id, people["manager"].id}
 
 
-def test_operator_home_offers_andon_my_tasks_and_reporting(logged_in, make_line, make_machine):
+def test_operator_home_offers_andon_my_tasks_and_reporting(logged_in, make_line, make_machine,
+                                                          make_task):
     browser, operator = logged_in("operator")
     line = make_line(operators=[operator])
     machine = make_machine(code="HOME-1", line=line)
-    services.create_task(machine, "Wipe the guards", assignees=[operator])
-    db.session.commit()
+    make_task(machine, "Wipe the guards", assignees=[operator])
     html = text_of(browser.get("/"))
     assert f'href="/andon/line/{line.id}"' in html      # one line: straight to its screen
     assert 'href="/tasks/mine">My tasks (1)</a>' in html
