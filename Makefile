@@ -1,6 +1,7 @@
 # Floorline — everyday commands. `make help` lists them.
 #   make run    set up (venv, system packages, schema, demo data) and start the app
-#   make test   set up and run the test suite (PYTEST_ARGS="-k alerts -x" to narrow it)
+#   make test   set up and run the test suite (PYTEST_ARGS="-k alerts -x" to narrow it;
+#               TEST_WORKERS=0 runs it in one process, e.g. for --pdb)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,6 +9,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 PYTEST_ARGS ?=
+# pytest-xdist workers: on 2 cores the suite waits on sockets, servers and the database
+# more than it computes, so two workers finish well ahead of one process.
+TEST_WORKERS ?= 2
 
 # Debian packages the app uses at run time: WeasyPrint (pango, harfbuzz subset, a font),
 # pdftotext/pdftoppm for report checks, and tesseract for OCR.
@@ -21,7 +25,7 @@ run: venv system-packages ## start web, worker and cron on http://127.0.0.1:8000
 	$(PY) scripts/run.py
 
 test: venv-test system-packages ## run the tests (PYTEST_ARGS=... passes options to pytest)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv-test ## ruff check
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ separate `<name>_test` database is made beside it, so a developer's data is neve
 touched), else a throwaway PostgreSQL started here if its binaries exist, else SQLite
 (refused when FLOORLINE_REQUIRE_POSTGRES=1, as in CI). Redis: TEST_REDIS_URL, REDIS_URL,
 else a throwaway redis-server. The header of the run says which were used.
+Under pytest-xdist (`-n 2`) the controller chooses them and each worker takes a database
+of its own beside the chosen one (`<name>_gw0` ...) and its own live channels and queue.
 """
 
 import os
@@ -24,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from scripts import services as throwaway  # noqa: E402
 
 CHOSEN = {}
-# Chromium and page fixtures for the browser tests.
-pytest_plugins = ["tests.browser_support"]
+# The make_* factories, and Chromium and page fixtures for the browser tests.
+pytest_plugins = ["tests.factories", "tests.browser_support"]
 
 
 def _pg_test_url(url):
@@ -60,8 +62,51 @@ def _choose_redis(tmp):
     return server.url, "throwaway server"
 
 
+def _worker_database(url, worker):
+    """An empty database of the worker's own beside the chosen one (`<name>_gw0`)."""
+    if url.startswith("sqlite"):
+        return url.removesuffix(".db") + f"-{worker}.db"
+    parts = urlsplit(url)
+    server = urlunsplit(parts._replace(path="/postgres"))
+    return throwaway.create_database(server, f"{parts.path.lstrip('/')}_{worker}")
+
+
+def _configure_worker(worker):
+    """A pytest-xdist worker: the controller chose the servers (the environment carries
+    them); the worker takes its own database, live channels and job queue on them."""
+    db_url = _worker_database(os.environ["TEST_DATABASE_URL"], worker)
+    os.environ["TEST_DATABASE_URL"] = db_url
+    for name, default in (("TEST_LIVE_CHANNEL_PREFIX", "test-live"),
+                          ("TEST_RQ_QUEUE", "floorline-test")):
+        os.environ[name] = f"{os.environ.get(name, default)}-{worker}"
+    CHOSEN.update(db_url=db_url, db_how=f"of xdist worker {worker}",
+                  redis_url=os.environ["TEST_REDIS_URL"], redis_how="chosen by the controller")
+
+
+# Files whose tests take the app's one poll lock (a fixed Redis key): under pytest-xdist
+# they share a worker, so two of them never hold or clear the lock at the same time.
+POLL_LOCK_FILES = {"tests/telemetry/test_polling.py", "tests/simulator/test_simulator.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Whole files to a worker (whatever --dist says), the poll-lock files to one worker.
+
+    xdist's own --dist loadgroup would do the latter by marker, but it renames test ids in
+    a way pytest 9 no longer honours.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFile(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = super()._split_scope(nodeid)
+            return "poll-lock" if path in POLL_LOCK_FILES else path
+    return ByFile(config, log)
+
+
 def pytest_configure(config):
     if hasattr(config, "workerinput"):
+        _configure_worker(config.workerinput["workerid"])
         return
     tmp = Path(config.rootpath) / ".pytest_cache" / "servers"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -73,21 +118,25 @@ def pytest_configure(config):
     CHOSEN.update(db_url=db_url, db_how=db_how, redis_url=redis_url, redis_how=redis_how)
 
 
-def _describe_database():
+def _describe_database(config):
     url = CHOSEN["db_url"]
     if url.startswith("sqlite"):
-        return f"SQLite {url}"
-    parts = urlsplit(url)
-    return f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+        described = f"SQLite {url}"
+    else:
+        parts = urlsplit(url)
+        described = f"PostgreSQL {parts.hostname}:{parts.port or 5432}{parts.path}"
+    if getattr(config.option, "dist", "no") != "no":
+        described += " (each xdist worker on its own copy, _gw0 ...)"
+    return described
 
 
 def pytest_report_header(config):
-    return [f"database: {_describe_database()} ({CHOSEN['db_how']})",
+    return [f"database: {_describe_database(config)} ({CHOSEN['db_how']})",
             f"redis: {CHOSEN['redis_url']} ({CHOSEN['redis_how']})"]
 
 
-def pytest_terminal_summary(terminalreporter):
-    terminalreporter.write_line(f"Ran on {_describe_database()} and Redis "
+def pytest_terminal_summary(terminalreporter, config):
+    terminalreporter.write_line(f"Ran on {_describe_database(config)} and Redis "
                                 f"{CHOSEN['redis_url']}.", bold=True)
 
 
@@ -199,13 +248,31 @@ class Browser:
 
     def __init__(self, client):
         self.client = client
+        self._token = None
+        self._token_secret = None
 
     def get(self, url, **kw):
         return self.client.get(url, **kw)
 
     def token(self):
-        # Any HTML page carries the token (the error pages too).
-        return csrf_from(self.client.get("/__token__", follow_redirects=True).get_data(as_text=True))
+        """The CSRF token of this session, fetched once: a page is asked for it again only
+        when the session's CSRF secret changed (logging in and out start a new session)."""
+        secret = self._session_csrf_secret()
+        if secret is None or secret != self._token_secret:
+            # Any HTML page carries the token (the error pages too).
+            page = self.client.get("/__token__", follow_redirects=True)
+            self._token = csrf_from(page.get_data(as_text=True))
+            self._token_secret = self._session_csrf_secret()
+        return self._token
+
+    def _session_csrf_secret(self):
+        """The raw secret Flask-WTF keeps in the session cookie (None without one)."""
+        app = self.client.application
+        cookie = self.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        if cookie is None:
+            return None
+        session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+        return session.get("csrf_token")
 
     def post(self, url, data=None, csrf=True, **kw):
         data = dict(data or {})
@@ -236,84 +303,9 @@ def new_browser(app):
     return lambda: Browser(app.test_client())
 
 
-# --- factories ---------------------------------------------------------------------------
+# --- logging in (the make_* factories are in tests/factories.py) --------------------------
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def make_user(app):
-    from app.blueprints.auth import services
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(role="operator", username=None, password=PASSWORD, **fields):
-        n = next(counter)
-        user = services.create_account(role, username or f"{role.replace('_', '')}{n}",
-                                       password, full_name=fields.pop("full_name",
-                                                                      f"Test {role} {n}"))
-        for key, value in fields.items():
-            setattr(user, key, value)
-        db.session.commit()
-        return user
-    return make
-
-
-@pytest.fixture
-def make_machine_type(app):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import MachineType, Metric
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(name=None, metrics=(("temperature", "Temperature", "°C", 20, 70),)):
-        machine_type = services.save_machine_type(MachineType(),
-                                                  name or f"Type {next(counter)}")
-        for key, label, unit, low, high in metrics:
-            services.save_metric(machine_type, Metric(), key, label, unit, "number", low, high)
-        db.session.commit()
-        return machine_type
-    return make
-
-
-@pytest.fixture
-def make_line(app):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import Line
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(code=None, name=None, operators=None):
-        n = next(counter)
-        line = services.save_line(Line(), code or f"L{n}", name or f"Line {n}",
-                                  operators=operators)
-        db.session.commit()
-        return line
-    return make
-
-
-@pytest.fixture
-def make_machine(app, make_machine_type):
-    from app.blueprints.machines import services
-    from app.blueprints.machines.models import Machine
-    from app.core.extensions import db
-
-    counter = iter(range(1, 10_000))
-
-    def make(code=None, machine_type=None, line=None, operators=(), **fields):
-        n = next(counter)
-        machine = services.save_machine(Machine(), code=code or f"M-{n:03d}",
-                                        name=fields.pop("name", f"Machine {n}"),
-                                        machine_type=machine_type or make_machine_type(),
-                                        line=line, **fields)
-        if operators:
-            services.set_machine_operators(machine, list(operators))
-        db.session.commit()
-        return machine
-    return make
 
 
 @pytest.fixture

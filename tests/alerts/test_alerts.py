@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.blueprints.alerts import rules
 from app.blueprints.alerts.evaluation import check_offline
@@ -33,18 +33,6 @@ def feed(machine, *readings, now=None):
     return result
 
 
-def rule(machine_type=None, machine=None, kind="threshold", metric_key="temperature",
-         condition=">", threshold="70", sustained=0, severity="warning", template="",
-         create_task=False, offline_intervals=None, enabled=True, name="Overheating"):
-    made = rules.save_rule(AlertRule(), name=name, kind=kind, machine_type=machine_type,
-                           machine=machine, metric_key=metric_key, condition=condition,
-                           threshold=threshold, sustained_seconds=sustained,
-                           offline_intervals=offline_intervals, severity=severity,
-                           template=template, create_task=create_task, enabled=enabled)
-    db.session.commit()
-    return made
-
-
 def alerts_of(machine):
     return db.session.scalars(select(Alert).where(Alert.machine_id == machine.id)
                               .order_by(Alert.id)).all()
@@ -68,9 +56,9 @@ def plant(make_machine_type, make_machine, make_line, make_user):
 
 # --- evaluation -----------------------------------------------------------------------------
 
-def test_threshold_at_once_raises_one_alert_with_the_template(plant):
+def test_threshold_at_once_raises_one_alert_with_the_template(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc, template="{machine} {metric} at {value}{unit} over {threshold}")
+    make_alert_rule(cnc, template="{machine} {metric} at {value}{unit} over {threshold}")
     feed(machine, (0, {"temperature": 65}), (1, {"temperature": 75}), (2, {"temperature": 80}))
     [alert] = alerts_of(machine)
     assert alert.message == "CNC-1 Temperature at 75°C over 70"
@@ -78,9 +66,9 @@ def test_threshold_at_once_raises_one_alert_with_the_template(plant):
     assert kinds(alert) == ["raised"]
 
 
-def test_sustained_condition_waits_for_device_time(plant):
+def test_sustained_condition_waits_for_device_time(plant, make_alert_rule):
     cnc, machine, _ = plant
-    made = rule(cnc, sustained=20)
+    made = make_alert_rule(cnc, sustained=20)
     feed(machine, (0, {"temperature": 75}), (10, {"temperature": 76}))
     assert alerts_of(machine) == []
     condition = db.session.get(AlertCondition, (made.id, machine.id))
@@ -92,9 +80,9 @@ def test_sustained_condition_waits_for_device_time(plant):
     assert alert.raised_at == at(20)
 
 
-def test_a_dip_restarts_the_sustained_clock(plant):
+def test_a_dip_restarts_the_sustained_clock(plant, make_alert_rule):
     cnc, machine, _ = plant
-    made = rule(cnc, sustained=20)
+    made = make_alert_rule(cnc, sustained=20)
     feed(machine, (0, {"temperature": 75}), (10, {"temperature": 60}), (15, {"temperature": 75}),
          (30, {"temperature": 75}))
     assert alerts_of(machine) == []
@@ -103,10 +91,10 @@ def test_a_dip_restarts_the_sustained_clock(plant):
     assert db.session.get(AlertCondition, (made.id, machine.id)) is None
 
 
-def test_unchanged_readings_are_evaluated_too(plant):
+def test_unchanged_readings_are_evaluated_too(plant, make_alert_rule):
     """The same hot value repeated is not stored, but it still counts towards the time."""
     cnc, machine, _ = plant
-    rule(cnc, sustained=30)
+    make_alert_rule(cnc, sustained=30)
     feed(machine, (0, {"temperature": 75}))
     result = feed(machine, (15, {"temperature": 75}), (30, {"temperature": 75}))
     assert result.unchanged == 2 and result.stored == 0
@@ -114,9 +102,9 @@ def test_unchanged_readings_are_evaluated_too(plant):
     assert alert.raised_at == at(30)
 
 
-def test_one_open_alert_per_rule_and_machine(plant):
+def test_one_open_alert_per_rule_and_machine(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc)
+    make_alert_rule(cnc)
     feed(machine, (0, {"temperature": 75}))
     feed(machine, (5, {"temperature": 90}))
     feed(machine, (10, {"temperature": 95}))
@@ -124,9 +112,9 @@ def test_one_open_alert_per_rule_and_machine(plant):
     assert alert.value == 95
 
 
-def test_clearing_and_reactivation_keep_one_alert(plant):
+def test_clearing_and_reactivation_keep_one_alert(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc)
+    make_alert_rule(cnc)
     feed(machine, (0, {"temperature": 75}), (5, {"temperature": 60}))
     [alert] = alerts_of(machine)
     assert (alert.state, alert.cleared_at) == ("cleared", at(5))
@@ -138,9 +126,9 @@ def test_clearing_and_reactivation_keep_one_alert(plant):
     assert kinds(alert) == ["raised", "cleared", "reactivated"]
 
 
-def test_a_closed_alert_lets_a_new_one_open(plant, make_user):
+def test_a_closed_alert_lets_a_new_one_open(plant, make_user, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc, sustained=10)
+    make_alert_rule(cnc, sustained=10)
     feed(machine, (0, {"temperature": 75}), (10, {"temperature": 75}))
     [first] = alerts_of(machine)
     from app.blueprints.alerts.alert_services import close_alert
@@ -153,18 +141,19 @@ def test_a_closed_alert_lets_a_new_one_open(plant, make_user):
     assert [a.closed_at is None for a in alerts_of(machine)] == [False, True]
 
 
-def test_a_late_normal_reading_does_not_clear_a_newer_alert(plant):
+def test_a_late_normal_reading_does_not_clear_a_newer_alert(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc)
+    make_alert_rule(cnc)
     feed(machine, (10, {"temperature": 90}))
     feed(machine, (5, {"temperature": 50}), now=at(12))
     [alert] = alerts_of(machine)
     assert alert.state == "active"
 
 
-def test_outside_normal_range(plant):
+def test_outside_normal_range(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc, metric_key="vibration", condition="outside", threshold="", name="Vibration")
+    make_alert_rule(cnc, metric_key="vibration", condition="outside", threshold="",
+                    name="Vibration")
     feed(machine, (0, {"vibration": 3}))
     assert alerts_of(machine) == []
     feed(machine, (5, {"vibration": 7.5}))
@@ -172,23 +161,24 @@ def test_outside_normal_range(plant):
     assert alert.value == 7.5
 
 
-def test_a_one_machine_rule_watches_only_that_machine(plant, make_machine):
+def test_a_one_machine_rule_watches_only_that_machine(plant, make_machine, make_alert_rule):
     cnc, machine, _ = plant
     other = make_machine(code="CNC-2", machine_type=cnc)
-    rule(machine=machine)
+    make_alert_rule(machine=machine)
     feed(other, (0, {"temperature": 90}))
     feed(machine, (0, {"temperature": 90}))
     assert len(alerts_of(machine)) == 1 and alerts_of(other) == []
 
 
-def test_battery_rule_uses_the_metric_with_the_battery_role(make_machine_type, make_machine):
+def test_battery_rule_uses_the_metric_with_the_battery_role(make_machine_type, make_machine,
+                                                            make_alert_rule):
     sensor = make_machine_type("Sensor", metrics=())
     machine_services.save_metric(sensor, Metric(), "batt", "Battery", "%", "number", 0, 100,
                                  "battery")
     db.session.commit()
     machine = make_machine(code="S-1", machine_type=sensor)
-    made = rule(sensor, kind="battery", metric_key="", condition="", threshold="20",
-                name="Battery low")
+    made = make_alert_rule(sensor, kind="battery", metric_key="", condition="", threshold="20",
+                           name="Battery low")
     assert (made.metric_key, made.condition, made.threshold) == ("batt", "<", 20)
     feed(machine, (0, {"batt": 25}), (60, {"batt": 19}))
     [alert] = alerts_of(machine)
@@ -196,14 +186,14 @@ def test_battery_rule_uses_the_metric_with_the_battery_role(make_machine_type, m
 
 
 def test_sensor_fault_rule_on_a_boolean_flag_for_every_machine(make_machine_type,
-                                                             make_machine):
+                                                             make_machine, make_alert_rule):
     probe = make_machine_type("Probe", metrics=(("temperature", "Temperature", "°C", 0, 90),))
     machine_services.save_metric(probe, Metric(), "fault", "Sensor fault", "", "boolean",
                                  None, None, None)
     db.session.commit()
     machine = make_machine(code="P-1", machine_type=probe)
-    rule(kind="sensor_fault", metric_key="fault", condition="", threshold="",
-         name="Sensor fault", severity="critical")
+    make_alert_rule(kind="sensor_fault", metric_key="fault", condition="", threshold="",
+                    name="Sensor fault", severity="critical")
     feed(machine, (0, {"fault": False}))
     assert alerts_of(machine) == []
     feed(machine, (5, {"fault": True}))
@@ -212,33 +202,27 @@ def test_sensor_fault_rule_on_a_boolean_flag_for_every_machine(make_machine_type
     assert (alert.severity, alert.state) == ("critical", "cleared")
 
 
-def test_disabled_rules_and_other_types_cost_nothing(plant, make_machine_type, make_machine):
+def test_disabled_rules_and_other_types_cost_nothing(plant, make_machine_type, make_machine,
+                                                     make_alert_rule, count_queries):
     cnc, machine, _ = plant
-    rule(cnc, enabled=False)
+    make_alert_rule(cnc, enabled=False)
     quiet = make_machine(code="Q-1", machine_type=make_machine_type("Quiet"))
     feed(machine, (0, {"temperature": 99}))
     assert alerts_of(machine) == []
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         ingest([{"ts": at(5).isoformat(), "values": {"temperature": 99}}], "webhook",
                machine=quiet, now=at(6))
         ingest([{"ts": at(5).isoformat(), "values": {"temperature": 99}}], "webhook",
                machine=machine, now=at(6))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     db.session.rollback()
     # Per batch: one version query for the rule cache, nothing more (the disabled rule's
     # type has no enabled rule either).
     assert len([s for s in statements if "alert" in s]) == 2
 
 
-def test_cache_is_reloaded_after_an_edit(plant):
+def test_cache_is_reloaded_after_an_edit(plant, make_alert_rule):
     cnc, machine, _ = plant
-    made = rule(cnc, threshold="90")
+    made = make_alert_rule(cnc, threshold="90")
     feed(machine, (0, {"temperature": 80}))
     assert alerts_of(machine) == []
     rules.save_rule(made, name=made.name, kind="threshold", machine_type=cnc, machine=None,
@@ -255,12 +239,12 @@ def test_cache_is_reloaded_after_an_edit(plant):
     assert alert.state == "active", "a disabled rule no longer clears or raises"
 
 
-def test_raising_notifies_managers_and_the_machines_operators(plant, make_user):
+def test_raising_notifies_managers_and_the_machines_operators(plant, make_user, make_alert_rule):
     cnc, machine, operator = plant
     manager = make_user("production_manager")
     stranger = make_user("operator")
     make_user("maintenance")
-    rule(cnc)
+    make_alert_rule(cnc)
     ingest([{"ts": at(0).isoformat(), "values": {"temperature": 90}}], "webhook",
            machine=machine, now=at(1))
     events = {e["event"] for e in pending_events()}
@@ -275,9 +259,9 @@ def test_raising_notifies_managers_and_the_machines_operators(plant, make_user):
     assert roles_told <= {"admin", "production_manager", "shift_manager", "operator"}
 
 
-def test_rule_with_create_task_makes_exactly_one_task(plant):
+def test_rule_with_create_task_makes_exactly_one_task(plant, make_alert_rule):
     cnc, machine, operator = plant
-    rule(cnc, severity="critical", create_task=True)
+    make_alert_rule(cnc, severity="critical", create_task=True)
     feed(machine, (0, {"temperature": 90}), (5, {"temperature": 60}), (10, {"temperature": 91}))
     [alert] = alerts_of(machine)
     [task] = db.session.scalars(select(Task).where(Task.alert_id == alert.id)).all()
@@ -293,11 +277,11 @@ def test_rule_with_create_task_makes_exactly_one_task(plant):
 
 # --- offline ----------------------------------------------------------------------------
 
-def test_offline_job_raises_and_a_reading_clears(plant, make_machine, app):
+def test_offline_job_raises_and_a_reading_clears(plant, make_machine, app, make_alert_rule):
     cnc, machine, _ = plant
     never = make_machine(code="NEW-1", machine_type=cnc)
-    rule(kind="offline", metric_key="", condition="", threshold="", offline_intervals=3,
-         name="Offline", severity="warning")
+    make_alert_rule(kind="offline", metric_key="", condition="", threshold="", offline_intervals=3,
+                    name="Offline", severity="warning")
     feed(machine, (0, {"temperature": 50}), now=at(0))
     interval = app.config["POLL_INTERVAL_SECONDS"]
     assert check_offline(at(3 * interval - 1)) == []
@@ -312,11 +296,11 @@ def test_offline_job_raises_and_a_reading_clears(plant, make_machine, app):
     assert kinds(alert) == ["raised", "cleared"]
 
 
-def test_offline_job_runs_as_a_job(plant, app):
+def test_offline_job_runs_as_a_job(plant, app, make_alert_rule):
     from app.jobs.alerts import check_offline_machines
 
-    rule(kind="offline", metric_key="", condition="", threshold="", offline_intervals=1,
-         name="Offline")
+    make_alert_rule(kind="offline", metric_key="", condition="", threshold="", offline_intervals=1,
+                    name="Offline")
     _, machine, _ = plant
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     ingest([{"ts": an_hour_ago.isoformat(), "values": {"temperature": 50}}], "webhook",
@@ -410,10 +394,10 @@ def test_the_rule_form_over_htmx(logged_in, plant):
     assert (good.status_code, good.headers["HX-Redirect"]) == (204, "/alerts/rules")
 
 
-def test_a_rule_with_alerts_cannot_be_deleted(logged_in, plant):
+def test_a_rule_with_alerts_cannot_be_deleted(logged_in, plant, make_alert_rule):
     browser, _ = logged_in("admin")
     cnc, machine, _ = plant
-    made = rule(cnc)
+    made = make_alert_rule(cnc)
     feed(machine, (0, {"temperature": 90}))
     page = text_of(browser.get(f"/alerts/rules/{made.id}/delete"))
     assert "Disable it instead" in page
@@ -424,10 +408,10 @@ def test_a_rule_with_alerts_cannot_be_deleted(logged_in, plant):
     assert "Disable the rule instead" in follow
 
 
-def test_operators_read_rules_but_may_not_change_them(logged_in, plant):
+def test_operators_read_rules_but_may_not_change_them(logged_in, plant, make_alert_rule):
     browser, _ = logged_in("operator")
     cnc, _, _ = plant
-    made = rule(cnc)
+    made = make_alert_rule(cnc)
     assert "Overheating" in text_of(browser.get("/alerts/rules"))
     assert browser.post("/alerts/rules/new", _rule_data(cnc)).status_code == 403
     assert browser.post(f"/alerts/rules/{made.id}/toggle").status_code == 403
@@ -438,9 +422,9 @@ def test_operators_read_rules_but_may_not_change_them(logged_in, plant):
 # --- alert pages and access ---------------------------------------------------------------
 
 @pytest.fixture
-def hot(plant):
+def hot(plant, make_alert_rule):
     cnc, machine, _ = plant
-    rule(cnc)
+    make_alert_rule(cnc)
     feed(machine, (0, {"temperature": 90}))
     return alerts_of(machine)[0]
 
@@ -554,43 +538,32 @@ def test_list_filters(hot, logged_in, make_machine):
     assert text_of(partial).lstrip().startswith('<div id="alert-list">')
 
 
-def _queries_for(browser, url):
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert browser.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_the_list_costs_the_same_few_queries_for_many_alerts(logged_in, plant, make_machine,
-                                                             make_line):
+                                                             make_line, make_alert_rule,
+                                                             make_alert, count_queries):
     browser, manager = logged_in("shift_manager")
     cnc, machine, _ = plant
     machines = [machine, make_machine(code="CNC-2", machine_type=cnc, line=make_line()),
                 make_machine(code="CNC-3", machine_type=cnc)]
-    rules_made = [rule(cnc, name=f"Rule {n}", threshold=str(70 + n)) for n in range(3)]
+    rules_made = [make_alert_rule(cnc, name=f"Rule {n}", threshold=str(70 + n)) for n in range(3)]
 
     def add(count, closed_at=None):
         # One open alert per rule and machine; the rest closed, as history piles up.
         for n in range(count):
-            db.session.add(Alert(rule=rules_made[n % 3], machine=machines[n % len(machines)],
-                                 severity="warning", message=f"Alert {n}", value=n,
-                                 closed_at=closed_at, closed_by=closed_at and manager,
-                                 acknowledged_by=manager, acknowledged_at=T0))
-        db.session.commit()
+            make_alert(rules_made[n % 3], machines[n % len(machines)], severity="warning",
+                       message=f"Alert {n}", value=n, closed_at=closed_at,
+                       closed_by=closed_at and manager, acknowledged_by=manager,
+                       acknowledged_at=T0)
     add(3)
-    few = _queries_for(browser, "/alerts/?state=all")
+    with count_queries() as few:
+        assert browser.get("/alerts/?state=all").status_code == 200
     # More alerts on more machines and lines: a query per row or per machine would show.
     machines += [make_machine(code=f"CNC-{n}", machine_type=cnc, line=make_line())
                  for n in range(4, 10)]
     add(24, closed_at=T0)
-    many = _queries_for(browser, "/alerts/?state=all")
-    assert many == few
+    with count_queries() as many:
+        assert browser.get("/alerts/?state=all").status_code == 200
+    assert len(many) == len(few)
 
 
 def test_manager_makes_a_task_from_the_alert(hot, logged_in):
@@ -627,12 +600,12 @@ def test_events_are_recorded_for_every_change(hot):
 # --- live ---------------------------------------------------------------------------------
 
 @pytest.mark.live
-def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user):
+def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user, make_alert_rule):
     from tests.helpers import open_socket, receive_until
 
     cnc, machine, _ = plant
     manager = make_user("shift_manager")
-    rule(cnc)
+    make_alert_rule(cnc)
     ws, _hello = open_socket(live_server, manager.username, "?resync=alerts:open")
     try:
         feed(machine, (0, {"temperature": 90}))
@@ -649,13 +622,14 @@ def test_a_raised_alert_reaches_an_open_alert_list(live_server, plant, make_user
 
 
 @pytest.mark.live
-def test_alert_page_follows_changes_and_outsiders_get_nothing(live_server, plant, make_user):
+def test_alert_page_follows_changes_and_outsiders_get_nothing(live_server, plant, make_user,
+                                                              make_alert_rule):
     from app.blueprints.alerts.alert_services import acknowledge_alert
     from tests.helpers import open_socket, receive_until
 
     cnc, machine, operator = plant
     stranger = make_user("operator")
-    rule(cnc)
+    make_alert_rule(cnc)
     feed(machine, (0, {"temperature": 90}))
     [alert] = alerts_of(machine)
     page, _ = open_socket(live_server, operator.username, f"?resync=alert:{alert.id}")
@@ -746,14 +720,15 @@ def readings_hot(readings, vendor_id, metric):
 
 
 @pytest.mark.live
-def test_a_reconnecting_list_catches_up_without_doubling_rows(live_server, plant, make_user):
+def test_a_reconnecting_list_catches_up_without_doubling_rows(live_server, plant, make_user,
+                                                              make_alert_rule):
     from urllib.parse import quote
 
     from tests.helpers import open_socket, receive_until
 
     cnc, machine, _ = plant
     manager = make_user("shift_manager")
-    rule(cnc)
+    make_alert_rule(cnc)
     drawn = datetime.now(UTC)
     feed(machine, (0, {"temperature": 90}))
     [alert] = alerts_of(machine)

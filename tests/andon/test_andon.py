@@ -449,9 +449,7 @@ def test_banner_shows_only_calls_the_user_may_see_until_acknowledged(
     assert "PRESS-1" not in banner_of(floor["shift_manager"])
 
 
-def test_banner_costs_one_statement_however_many_calls(floor, make_machine):
-    from sqlalchemy import event
-
+def test_banner_costs_one_statement_however_many_calls(floor, make_machine, count_queries):
     for n in range(4):
         machine = make_machine(code=f"B-{n}", line=floor["line"])
         services.raise_call(floor["operator"], machine, "material", now=T0)
@@ -459,16 +457,9 @@ def test_banner_costs_one_statement_however_many_calls(floor, make_machine):
     db.session.expire_all()
     operator = floor["operator"]
     assert operator.role == "operator"  # loaded again before counting
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         calls = services.banner_calls(operator)
         codes = [c.machine.code for c in calls]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert codes == ["B-0", "B-1", "B-2", "B-3"]
     assert len(statements) == 1
 

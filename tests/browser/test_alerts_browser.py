@@ -18,9 +18,9 @@ def tablet(open_page):
 
 def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_user, make_line,
                                                                   make_machine_type,
-                                                                  make_machine):
-    from app.blueprints.alerts.models import Alert, AlertRule
-    from app.blueprints.alerts.rules import save_rule
+                                                                  make_machine,
+                                                                  make_alert_rule):
+    from app.blueprints.alerts.models import Alert
     from app.blueprints.telemetry.ingest import ingest
     from app.core.extensions import db
 
@@ -28,12 +28,8 @@ def test_a_new_alert_appears_live_and_is_acknowledged_in_one_tap(tablet, make_us
     line = make_line(operators=[operator])
     cnc = make_machine_type("CNC", metrics=(("temperature", "Temperature", "°C", 20, 70),))
     machine = make_machine(code="CNC-7", machine_type=cnc, line=line)
-    save_rule(AlertRule(), name="Overheating", kind="threshold", machine_type=cnc,
-              machine=None, metric_key="temperature", condition=">", threshold="70",
-              sustained_seconds=20, offline_intervals=None, severity="critical",
-              template="{machine} is overheating: {value}{unit}", create_task=False,
-              enabled=True)
-    db.session.commit()
+    make_alert_rule(cnc, sustained=20, severity="critical",
+                    template="{machine} is overheating: {value}{unit}")
 
     log_in(tablet, operator.username)
     tablet.goto("/alerts/")

@@ -53,8 +53,8 @@ def test_operator_calls_for_help_and_the_manager_sees_it_live(open_page, make_us
 
 
 def test_board_gets_new_calls_live_and_they_can_be_answered_there(open_page, make_user,
-                                                                  make_line, make_machine):
-    from app.blueprints.andon import services as andon
+                                                                  make_line, make_machine,
+                                                                  make_andon_call):
     from app.core.extensions import db
 
     operator = make_user("operator")
@@ -66,8 +66,7 @@ def test_board_gets_new_calls_live_and_they_can_be_answered_there(open_page, mak
     wait_live(board)
     assert "No active andon calls" in board.locator("#andon-board").inner_text()
 
-    call = andon.raise_call(operator, machine, "maintenance", note="Coolant leak")
-    db.session.commit()
+    call = make_andon_call(machine, operator, "maintenance", note="Coolant leak")
     card = board.locator(f"#andon-call-{call.id}")
     card.wait_for(timeout=LIVE_TIMEOUT)
     assert "Coolant leak" in card.inner_text() and "Waiting" in card.inner_text()

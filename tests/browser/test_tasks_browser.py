@@ -13,12 +13,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def test_one_tap_status_on_a_tablet_and_the_board_follows(chromium, live_server, make_user,
-                                                         make_line, make_machine):
+                                                         make_line, make_machine, make_task):
     operator = make_user("operator")
     manager = make_user("shift_manager")
     machine = make_machine(code="TAB-1", line=make_line(operators=[operator]))
-    task = services.create_task(machine, "Grease the slides", assignees=[operator, manager])
-    db.session.commit()
+    task = make_task(machine, "Grease the slides", assignees=[operator, manager])
     contexts = [chromium.new_context(base_url=live_server,
                                      viewport={"width": 768, "height": 1024})
                 for _ in range(2)]

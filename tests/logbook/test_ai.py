@@ -92,15 +92,12 @@ def fake_ai(app):
 
 
 @pytest.fixture
-def issue(make_machine, make_user):
+def issue(make_machine, make_user, make_issue):
     reporter = make_user("maintenance")
     machine = make_machine(code="LATHE-7", name="Okuma lathe")
-    issue = Issue(machine=machine, category="alarm", alarm_code="SV0401",
-                  title="spindle alarm again!!", priority="high", reported_by=reporter,
-                  description="spindel stoped with alarm sv0401 , ovrload. restarted twice",
-                  runnable=False)
-    db.session.add(issue)
-    db.session.flush()
+    issue = make_issue(machine, reporter, alarm_code="SV0401", title="spindle alarm again!!",
+                       priority="high", runnable=False,
+                       description="spindel stoped with alarm sv0401 , ovrload. restarted twice")
     db.session.add_all([
         Remedy(issue=issue, description="cleand chips from spindle fan, reset alarm",
                performed_by=reporter, minutes_spent=20),

@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.blueprints.logbook import attachments
 from app.blueprints.logbook.attachments import delete_attachment, save_upload
-from app.blueprints.logbook.models import Attachment, Issue
+from app.blueprints.logbook.models import Attachment
 from app.core.errors import Forbidden, ValidationFailed
 from app.core.extensions import db
 from tests.helpers import text_of
@@ -57,19 +57,6 @@ def upload_dir(app, tmp_path, monkeypatch):
     path = tmp_path / "uploads"
     monkeypatch.setitem(app.config, "UPLOAD_DIR", str(path))
     return path
-
-
-@pytest.fixture
-def make_issue(make_machine, make_user):
-    def make(machine=None, reporter=None, **fields):
-        issue = Issue(machine=machine or make_machine(), category="alarm",
-                      title=fields.pop("title", "Spindle alarm"),
-                      description=fields.pop("description", "Alarm on the screen"),
-                      reported_by=reporter or make_user("maintenance"), **fields)
-        db.session.add(issue)
-        db.session.commit()
-        return issue
-    return make
 
 
 def stored_files(path):
@@ -306,13 +293,9 @@ def test_delete_asks_first_without_javascript(logged_in, make_issue, upload_dir)
 
 # --- through the pages --------------------------------------------------------------------
 
-def _issue_for_operator(make_issue, make_machine, user):
-    return make_issue(machine=make_machine(operators=[user]))
-
-
 def test_upload_form_with_htmx_returns_the_section(logged_in, make_issue, make_machine):
     browser, user = logged_in("operator")
-    issue = _issue_for_operator(make_issue, make_machine, user)
+    issue = make_issue(make_machine(operators=[user]))
     response = browser.post(f"/logbook/issues/{issue.id}/attachments",
                             {"photo": (io.BytesIO(image_bytes("JPEG")), "screen.jpg")},
                             headers={"HX-Request": "true"})
@@ -327,7 +310,7 @@ def test_upload_form_with_htmx_returns_the_section(logged_in, make_issue, make_m
 
 def test_refused_upload_shows_the_message(logged_in, make_issue, make_machine, upload_dir):
     browser, user = logged_in("operator")
-    issue = _issue_for_operator(make_issue, make_machine, user)
+    issue = make_issue(make_machine(operators=[user]))
     response = browser.post(f"/logbook/issues/{issue.id}/attachments",
                             {"photo": (io.BytesIO(ELF), "alarm.jpg")},
                             headers={"HX-Request": "true"})
@@ -345,7 +328,7 @@ def test_refused_upload_shows_the_message(logged_in, make_issue, make_machine, u
 
 def test_several_files_at_once_all_or_nothing(logged_in, make_issue, make_machine, upload_dir):
     browser, user = logged_in("operator")
-    issue = _issue_for_operator(make_issue, make_machine, user)
+    issue = make_issue(make_machine(operators=[user]))
     response = browser.post(f"/logbook/issues/{issue.id}/attachments",
                             {"photo": [(io.BytesIO(image_bytes("PNG")), "good.png"),
                                        (io.BytesIO(PE), "bad.jpg")]})
@@ -500,7 +483,7 @@ def test_read_again_marks_pending(logged_in, make_issue):
 
 def test_issue_page_includes_the_section(logged_in, make_issue, make_machine):
     browser, user = logged_in("operator")
-    issue = _issue_for_operator(make_issue, make_machine, user)
+    issue = make_issue(make_machine(operators=[user]))
     save_upload(issue, upload(image_bytes("PNG"), "screen.png"), user)
     db.session.commit()
     html = text_of(browser.get(f"/logbook/issues/{issue.id}"))

@@ -14,15 +14,14 @@ FORM = {"category": "mechanical", "description": "Belt squeals", "priority": "me
 
 
 @pytest.fixture
-def floor(make_user, make_line, make_machine):
+def floor(make_user, make_line, make_machine, make_task):
     operator = make_user("operator")
     line = make_line(operators=[operator])
     machine = make_machine(code="LNK-1", line=line)
     other = make_machine(code="LNK-2", line=line)
     hidden = make_machine(code="HID-1")
-    task = tasks.create_task(machine, "Change the belt")
-    hidden_task = tasks.create_task(hidden, "Somewhere else")
-    db.session.commit()
+    task = make_task(machine, "Change the belt")
+    hidden_task = make_task(hidden, "Somewhere else")
     return {"operator": operator, "machine": machine, "other": other, "task": task,
             "hidden_task": hidden_task, "manager": make_user("shift_manager"),
             "maintenance": make_user("maintenance")}
@@ -96,20 +95,15 @@ def test_a_missing_or_hidden_ref_is_refused_but_the_issue_is_reportable(browser,
     assert "is not something an issue can come from" in page
 
 
-def test_came_from_an_alert_shows_plain_text_or_a_link(browser, floor):
-    from app.blueprints.alerts.models import Alert, AlertRule
+def test_came_from_an_alert_shows_plain_text_or_a_link(browser, floor, make_alert_rule,
+                                                      make_alert, make_task):
     from app.blueprints.logbook import services as logbook
 
     machine = floor["machine"]
-    rule = AlertRule(name="Hot", machine=machine, metric_key="temperature", condition=">",
-                     threshold=80)
-    alert = Alert(rule=rule, machine=machine, severity="warning", message="Hot")
-    db.session.add_all([rule, alert])
-    db.session.flush()
+    alert = make_alert(make_alert_rule(machine=machine, name="Hot", threshold="80"))
     issue = logbook.report_issue(floor["operator"], machine, "mechanical", "Hot spindle",
                                  source="alert", source_ref=str(alert.id))
-    task = tasks.create_task(machine, "Cool it", source="alert", alert=alert)
-    db.session.commit()
+    task = make_task(machine, "Cool it", source="alert", alert=alert)
     _login(browser, floor["manager"])
     page = text_of(browser.get(f"/logbook/issues/{issue.id}"))
     assert f'href="/alerts/{alert.id}"' in page

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.blueprints.logbook import metrics
-from app.blueprints.logbook.models import Issue
 from app.blueprints.production.models import Downtime
 from app.core.extensions import db
 from app.core.models import utcnow
@@ -21,18 +20,14 @@ def at(day, hour=0, month=6):
 
 
 @pytest.fixture
-def add_issue(make_user):
+def add_issue(make_user, make_issue):
+    """An issue from the one reporter of these tests, titled by its category."""
     reporter = make_user("maintenance")
 
-    def add(machine, created_at, category="mechanical", status="open", resolved_at=None,
-            closed_at=None, runnable=True, alarm_code=None):
-        issue = Issue(machine=machine, category=category, title=f"{category} problem",
-                      description="Something is wrong.", status=status, runnable=runnable,
-                      reported_by=reporter, created_at=created_at, resolved_at=resolved_at,
-                      closed_at=closed_at, alarm_code=alarm_code)
-        db.session.add(issue)
-        db.session.flush()
-        return issue
+    def add(machine, created_at, category="mechanical", **fields):
+        return make_issue(machine, reporter, created_at=created_at, category=category,
+                          title=f"{category} problem", description="Something is wrong.",
+                          **fields)
     return add
 
 

@@ -11,7 +11,6 @@ from werkzeug.datastructures import FileStorage
 
 from app.blueprints.logbook.alarm_codes import find_alarm_codes
 from app.blueprints.logbook.attachments import save_upload
-from app.blueprints.logbook.models import Issue
 from app.core.extensions import db
 from app.integrations import ocr
 from app.jobs.ocr import read_attachment
@@ -174,16 +173,12 @@ def upload_dir(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def photo(make_machine, make_user):
+def photo(make_issue, make_user):
     """`photo(lines, alarm_code=None)` → an attachment of that screen on a new issue."""
     def make(lines, alarm_code=None, issue=None):
         user = make_user("maintenance")
         if issue is None:
-            issue = Issue(machine=make_machine(), category="alarm", title="Alarm",
-                          description="Alarm on the screen", reported_by=user,
-                          alarm_code=alarm_code)
-            db.session.add(issue)
-            db.session.flush()
+            issue = make_issue(reporter=user, title="Alarm", alarm_code=alarm_code)
         data = io.BytesIO()
         screen(lines).save(data, "PNG")
         attachment = save_upload(issue, FileStorage(io.BytesIO(data.getvalue()),
@@ -256,12 +251,9 @@ def test_job_without_tesseract_is_skipped_and_says_so(app, monkeypatch, photo, l
     assert "Tesseract is not installed on this server" in html
 
 
-def test_job_skips_videos_and_vanished_rows(make_machine, make_user):
+def test_job_skips_videos_and_vanished_rows(make_issue, make_user):
     user = make_user("maintenance")
-    issue = Issue(machine=make_machine(), category="alarm", title="Noise",
-                  description="Noise from the spindle", reported_by=user)
-    db.session.add(issue)
-    db.session.flush()
+    issue = make_issue(reporter=user, title="Noise", description="Noise from the spindle")
     video = save_upload(issue, FileStorage(io.BytesIO(b"\x00\x00\x00\x14ftypisom\x00\x00\x00"
                                                       b"\x00isom" + bytes(32)), "noise.mp4",
                                            "photo"), user)

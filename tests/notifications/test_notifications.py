@@ -9,12 +9,6 @@ from app.realtime import pending_events
 from tests.helpers import open_socket, receive_until, text_of
 
 
-def _notify(users, title="Spindle too hot", url="/machines", **kw):
-    made = services.notify(users, "alert", title, url, **kw)
-    db.session.commit()
-    return made
-
-
 def test_notify_tells_each_active_person_once_and_not_the_actor(make_user):
     manager, operator, actor = make_user("shift_manager"), make_user(), make_user()
     gone = make_user(active=False)
@@ -52,11 +46,11 @@ def test_link_builds_paths_outside_a_request(app):
             "/notifications/7"
 
 
-def test_centre_lists_only_my_notifications_newest_first(logged_in, make_user):
+def test_centre_lists_only_my_notifications_newest_first(logged_in, make_user, make_notification):
     browser, me = logged_in("operator")
-    _notify([me], title="Older one")
-    _notify([me], title="Newer one")
-    _notify([make_user()], title="Someone else's")
+    make_notification(me, title="Older one")
+    make_notification(me, title="Newer one")
+    make_notification(make_user(), title="Someone else's")
     html = text_of(browser.get("/notifications/"))
     assert html.index("Newer one") < html.index("Older one")
     assert "Someone else" not in html
@@ -69,9 +63,9 @@ def test_empty_centre_says_what_will_appear(logged_in):
     assert "No notifications yet." in html
 
 
-def test_opening_one_marks_it_read_and_goes_to_its_object(logged_in):
+def test_opening_one_marks_it_read_and_goes_to_its_object(logged_in, make_notification):
     browser, me = logged_in("shift_manager")
-    (item,) = _notify([me], url="/logbook/")
+    item = make_notification(me, url="/logbook/")
     response = browser.get(f"/notifications/{item.id}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/logbook/")
     db.session.refresh(item)
@@ -79,20 +73,20 @@ def test_opening_one_marks_it_read_and_goes_to_its_object(logged_in):
     assert services.unread_count(me) == 0
 
 
-def test_someone_elses_notification_is_not_found(logged_in, make_user):
+def test_someone_elses_notification_is_not_found(logged_in, make_user, make_notification):
     browser, _ = logged_in("admin")
-    (theirs,) = _notify([make_user()])
+    theirs = make_notification(make_user())
     assert browser.get(f"/notifications/{theirs.id}").status_code == 404
     assert browser.post(f"/notifications/{theirs.id}/read").status_code == 404
     db.session.refresh(theirs)
     assert theirs.read_at is None
 
 
-def test_mark_one_and_mark_all_read(logged_in):
+def test_mark_one_and_mark_all_read(logged_in, make_notification):
     browser, me = logged_in("operator")
-    first, = _notify([me], title="First")
-    _notify([me], title="Second")
-    _notify([me], title="Third")
+    first = make_notification(me, title="First")
+    make_notification(me, title="Second")
+    make_notification(me, title="Third")
     assert browser.post(f"/notifications/{first.id}/read").status_code == 302
     assert services.unread_count(me) == 2
     unread = text_of(browser.get("/notifications/?show=unread"))
@@ -103,9 +97,9 @@ def test_mark_one_and_mark_all_read(logged_in):
     assert "Nothing unread." in text_of(browser.get("/notifications/?show=unread"))
 
 
-def test_mark_read_without_the_form_token_changes_nothing(logged_in):
+def test_mark_read_without_the_form_token_changes_nothing(logged_in, make_notification):
     browser, me = logged_in("operator")
-    (item,) = _notify([me])
+    item = make_notification(me)
     response = browser.post(f"/notifications/{item.id}/read", csrf=False)
     assert response.status_code == 400
     assert services.unread_count(me) == 1

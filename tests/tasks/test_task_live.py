@@ -10,13 +10,11 @@ pytestmark = pytest.mark.live
 
 
 def test_status_change_reaches_an_assignees_open_task_list(live_server, make_user,
-                                                          make_line, make_machine):
+                                                          make_line, make_machine, make_task):
     operator = make_user("operator")
     manager = make_user("shift_manager")
     machine = make_machine(code="LIVE-T1", line=make_line(operators=[operator]))
-    task = services.create_task(machine, "Grease the slides", assignees=[operator],
-                                actor=manager)
-    db.session.commit()
+    task = make_task(machine, "Grease the slides", assignees=[operator], actor=manager)
     ws, _hello = open_socket(live_server, operator.username, "?resync=tasks")
     try:
         services.change_status(manager, task, "in_progress")
@@ -49,12 +47,11 @@ def test_a_new_assignment_updates_the_badge_and_outsiders_get_nothing(live_serve
 
 
 def test_an_open_task_page_gets_its_status_and_timeline(live_server, make_user, make_line,
-                                                        make_machine):
+                                                        make_machine, make_task):
     operator = make_user("operator")
     manager = make_user("shift_manager")
     machine = make_machine(code="LIVE-T3", line=make_line(operators=[operator]))
-    task = services.create_task(machine, "Tighten the guard", assignees=[operator])
-    db.session.commit()
+    task = make_task(machine, "Tighten the guard", assignees=[operator])
     ws, _hello = open_socket(live_server, operator.username, f"?resync=task:{task.id}")
     try:
         services.change_status(manager, task, "in_progress")
@@ -68,13 +65,12 @@ def test_an_open_task_page_gets_its_status_and_timeline(live_server, make_user, 
 
 
 def test_a_reconnecting_list_gets_the_cards_changed_while_away(live_server, make_user,
-                                                               make_line, make_machine):
+                                                               make_line, make_machine, make_task):
     from datetime import UTC, datetime, timedelta
 
     operator = make_user("operator")
     machine = make_machine(code="LIVE-T4", line=make_line(operators=[operator]))
-    task = services.create_task(machine, "Refill the oil", assignees=[operator])
-    db.session.commit()
+    task = make_task(machine, "Refill the oil", assignees=[operator])
     from urllib.parse import quote
 
     away_since = quote((datetime.now(UTC) - timedelta(minutes=1)).isoformat())

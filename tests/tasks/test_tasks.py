@@ -47,22 +47,9 @@ def metered_machine(make_machine_type, make_machine):
     return make_machine(code="PRS-M1", machine_type=machine_type)
 
 
-def _task(machine, **kw):
-    task = services.create_task(machine, kw.pop("title", "Check the belt"), **kw)
-    db.session.commit()
-    return task
-
-
 def _notifications(user, kind):
     return db.session.scalars(select(Notification).where(
         Notification.user_id == user.id, Notification.kind == kind)).all()
-
-
-def _plan(user, machine, days=None, hours=None, parts=None, title="Service"):
-    plan = plans.save_plan(user, MaintenancePlan(), machine, title, "Grease it", "medium",
-                           days, hours, parts, 2)
-    db.session.commit()
-    return plan
 
 
 # --- making tasks ------------------------------------------------------------------------
@@ -122,20 +109,16 @@ def test_assignee_checkboxes_follow_the_chosen_machine(browser, people):
     assert people["outsider"].display_name not in part
 
 
-def test_tasks_from_a_rule_and_an_alert(people, make_user):
-    from app.blueprints.alerts.models import Alert, AlertRule
+def test_tasks_from_a_rule_and_an_alert(people, make_user, make_task, make_alert_rule,
+                                        make_alert):
 
     machine = people["machine"]
-    rule = AlertRule(name="Too hot", machine=machine, metric_key="temperature",
-                     condition=">", threshold=80, severity="critical", create_task=True)
-    db.session.add(rule)
-    db.session.flush()
-    alert = Alert(rule=rule, machine=machine, severity="critical", message="CNC-T1 too hot")
-    db.session.add(alert)
-    db.session.flush()
-    by_rule = _task(machine, title="Cool it down", source="rule", priority="critical",
-                    alert=alert)
-    by_alert = _task(machine, title="Look at the alert", source="alert", alert=alert)
+    rule = make_alert_rule(machine=machine, name="Too hot", threshold="80",
+                           severity="critical", create_task=True)
+    alert = make_alert(rule, message="CNC-T1 too hot")
+    by_rule = make_task(machine, title="Cool it down", source="rule", priority="critical",
+                        alert=alert)
+    by_alert = make_task(machine, title="Look at the alert", source="alert", alert=alert)
     assert by_rule.source_label == "Alert rule" and by_rule.alert_id == alert.id
     assert by_alert.source == "alert"
     # Critical without a date is due within hours, not days.
@@ -152,8 +135,8 @@ def test_default_assignees_are_managers_maintenance_and_the_machines_operators(p
 
 # --- the workflow ------------------------------------------------------------------------
 
-def test_status_workflow_with_history_and_notifications(browser, people):
-    task = _task(people["machine"], actor=people["manager"])
+def test_status_workflow_with_history_and_notifications(browser, people, make_task):
+    task = make_task(people["machine"], actor=people["manager"])
     browser.login(people["operator"].username, "correct horse battery")
     jump = browser.post(f"/tasks/{task.id}/status", {"status": "finished"})
     assert jump.status_code == 422
@@ -176,8 +159,9 @@ def test_status_workflow_with_history_and_notifications(browser, people):
     assert "Not started → In progress" in page and people["operator"].display_name in page
 
 
-def test_an_operator_not_assigned_gets_403_and_nothing_changes(browser, people, make_user):
-    task = _task(people["machine"], assignees=[people["manager"]])
+def test_an_operator_not_assigned_gets_403_and_nothing_changes(browser, people, make_user,
+                                                               make_task):
+    task = make_task(people["machine"], assignees=[people["manager"]])
     browser.login(people["operator"].username, "correct horse battery")
     assert browser.get(f"/tasks/{task.id}").status_code == 200   # may see it
     response = browser.post(f"/tasks/{task.id}/status", {"status": "in_progress"})
@@ -190,8 +174,8 @@ def test_an_operator_not_assigned_gets_403_and_nothing_changes(browser, people, 
     assert browser.get(f"/tasks/{task.id}").status_code == 403
 
 
-def test_one_tap_on_a_card_swaps_the_card(browser, people):
-    task = _task(people["machine"])
+def test_one_tap_on_a_card_swaps_the_card(browser, people, make_task):
+    task = make_task(people["machine"])
     browser.login(people["operator"].username, "correct horse battery")
     response = browser.post(f"/tasks/{task.id}/status", {"status": "in_progress", "card": "1"},
                             headers={"HX-Request": "true"})
@@ -201,8 +185,8 @@ def test_one_tap_on_a_card_swaps_the_card(browser, people):
     assert "In progress" in html and 'value="finished"' in html
 
 
-def test_edit_records_assignment_and_due_date_changes(browser, people):
-    task = _task(people["machine"], assignees=[people["manager"]])
+def test_edit_records_assignment_and_due_date_changes(browser, people, make_task):
+    task = make_task(people["machine"], assignees=[people["manager"]])
     browser.login(people["manager"].username, "correct horse battery")
     response = browser.post(f"/tasks/{task.id}/edit", {
         "title": task.title, "description": "", "priority": "high",
@@ -220,14 +204,14 @@ def test_edit_records_assignment_and_due_date_changes(browser, people):
 
 # --- lists -------------------------------------------------------------------------------
 
-def test_my_tasks_lists_open_tasks_assigned_to_me_overdue_first(browser, people):
+def test_my_tasks_lists_open_tasks_assigned_to_me_overdue_first(browser, people, make_task):
     op = people["operator"]
-    later = _task(people["machine"], title="Later one", assignees=[op],
-                  due_at=datetime.now(UTC) + timedelta(days=2))
-    late = _task(people["machine"], title="Late one", assignees=[op],
-                 due_at=datetime.now(UTC) - timedelta(hours=1))
-    _task(people["machine"], title="Not mine", assignees=[people["manager"]])
-    done = _task(people["machine"], title="Done one", assignees=[op])
+    later = make_task(people["machine"], title="Later one", assignees=[op],
+                      due_at=datetime.now(UTC) + timedelta(days=2))
+    late = make_task(people["machine"], title="Late one", assignees=[op],
+                     due_at=datetime.now(UTC) - timedelta(hours=1))
+    make_task(people["machine"], title="Not mine", assignees=[people["manager"]])
+    done = make_task(people["machine"], title="Done one", assignees=[op])
     services.change_status(op, done, "in_progress")
     services.change_status(op, done, "finished")
     db.session.commit()
@@ -242,13 +226,13 @@ def test_my_tasks_lists_open_tasks_assigned_to_me_overdue_first(browser, people)
     assert "Not mine" not in page and "Done one" not in page and "Overdue" in page
 
 
-def test_filters_in_the_url(browser, people, make_machine):
+def test_filters_in_the_url(browser, people, make_machine, make_task):
     other = make_machine(code="OTH-1")
-    a = _task(people["machine"], title="Alpha", priority="high",
-              assignees=[people["manager"]])
-    b = _task(other, title="Bravo", source="rule", assignees=[])
-    c = _task(people["machine"], title="Charlie", assignees=[people["operator"]],
-              due_at=datetime.now(UTC) - timedelta(days=1))
+    a = make_task(people["machine"], title="Alpha", priority="high",
+                  assignees=[people["manager"]])
+    b = make_task(other, title="Bravo", source="rule", assignees=[])
+    c = make_task(people["machine"], title="Charlie", assignees=[people["operator"]],
+                  due_at=datetime.now(UTC) - timedelta(days=1))
     browser.login(people["manager"].username, "correct horse battery")
 
     def titles(query):
@@ -273,9 +257,9 @@ def test_filters_in_the_url(browser, people, make_machine):
     assert titles("view=list") == {"Alpha", "Charlie"}
 
 
-def test_badge_counts_my_open_tasks(people):
-    _task(people["machine"], assignees=[people["operator"]])
-    _task(people["machine"], assignees=[people["operator"], people["manager"]])
+def test_badge_counts_my_open_tasks(people, make_task):
+    make_task(people["machine"], assignees=[people["operator"]])
+    make_task(people["machine"], assignees=[people["operator"], people["manager"]])
     from app.core.badges import COUNTERS
 
     assert COUNTERS["tasks"](people["operator"]) == 2
@@ -284,17 +268,9 @@ def test_badge_counts_my_open_tasks(people):
 
 # --- from a logbook issue ----------------------------------------------------------------
 
-def _issue(machine, reporter, **kw):
-    from app.blueprints.logbook import services as logbook
-
-    issue = logbook.report_issue(reporter, machine, "mechanical", "Belt squeals loudly",
-                                 priority=kw.get("priority", "high"))
-    db.session.commit()
-    return issue
-
-
-def test_issue_button_makes_one_task_and_links_both_ways(browser, people):
-    issue = _issue(people["machine"], people["operator"])
+def test_issue_button_makes_one_task_and_links_both_ways(browser, people, make_issue):
+    issue = make_issue(people["machine"], people["operator"], category="mechanical",
+                       description="Belt squeals loudly", priority="high")
     browser.login(people["maintenance"].username, "correct horse battery")
     assert "Turn into maintenance task" in text_of(browser.get(f"/logbook/issues/{issue.id}"))
     response = browser.post(f"/tasks/from-issue/{issue.id}")
@@ -312,10 +288,11 @@ def test_issue_button_makes_one_task_and_links_both_ways(browser, people):
     assert f'href="/logbook/issues/{issue.id}"' in task_page
 
 
-def test_issue_button_refused_for_a_closed_issue_and_for_operators(browser, people):
+def test_issue_button_refused_for_a_closed_issue_and_for_operators(browser, people, make_issue):
     from app.blueprints.logbook import services as logbook
 
-    issue = _issue(people["machine"], people["operator"])
+    issue = make_issue(people["machine"], people["operator"], category="mechanical",
+                       description="Belt squeals loudly", priority="high")
     browser.login(people["operator"].username, "correct horse battery")
     assert browser.post(f"/tasks/from-issue/{issue.id}").status_code == 403
     browser.logout()
@@ -330,8 +307,8 @@ def test_issue_button_refused_for_a_closed_issue_and_for_operators(browser, peop
 
 # --- plans -------------------------------------------------------------------------------
 
-def test_calendar_plan_makes_one_task_when_due(people):
-    plan = _plan(people["manager"], people["machine"], days=30)
+def test_calendar_plan_makes_one_task_when_due(people, make_plan):
+    plan = make_plan(people["machine"], people["manager"], days=30)
     start = plan.counted_since
     assert plans.make_due_tasks(start + timedelta(days=29, hours=23)) == []
     made = plans.make_due_tasks(start + timedelta(days=30, minutes=1))
@@ -345,9 +322,9 @@ def test_calendar_plan_makes_one_task_when_due(people):
     assert plans.make_due_tasks(start + timedelta(days=45)) == []
 
 
-def test_finishing_a_plan_task_resets_its_counters(people, metered_machine, make_user):
+def test_finishing_a_plan_task_resets_its_counters(people, metered_machine, make_user, make_plan):
     manager = people["manager"]
-    plan = _plan(manager, metered_machine, days=7, parts=100)
+    plan = make_plan(metered_machine, manager, days=7, parts=100)
     plan.parts, plan.running_seconds = 150, 5000
     db.session.commit()
     task = plans.make_due_tasks(datetime.now(UTC))[0]
@@ -363,8 +340,8 @@ def test_finishing_a_plan_task_resets_its_counters(people, metered_machine, make
     assert plans.make_due_tasks(datetime.now(UTC)) == []
 
 
-def test_running_hours_counted_from_readings_with_a_capped_gap(people, metered_machine):
-    plan = _plan(people["manager"], metered_machine, hours=1)
+def test_running_hours_counted_from_readings_with_a_capped_gap(people, metered_machine, make_plan):
+    plan = make_plan(metered_machine, people["manager"], hours=1)
     feed = [{"ts": _ts(m), "values": {"running": True, "temperature": 40}}
             for m in range(0, 55, 5)]            # 0..50 min running: 50 minutes
     ingest(feed, "poll", machine=metered_machine, now=T0 + timedelta(minutes=51))
@@ -390,8 +367,8 @@ def test_running_hours_counted_from_readings_with_a_capped_gap(people, metered_m
     assert plans.meters(plan)[0].text == "1 / 1 running hours"
 
 
-def test_parts_counted_with_a_counter_reset(people, metered_machine):
-    plan = _plan(people["manager"], metered_machine, parts=100)
+def test_parts_counted_with_a_counter_reset(people, metered_machine, make_plan):
+    plan = make_plan(metered_machine, people["manager"], parts=100)
 
     def feed(minute, count):
         ingest([{"ts": _ts(minute), "values": {"parts": count}}], "poll",
@@ -415,10 +392,10 @@ def test_parts_counted_with_a_counter_reset(people, metered_machine):
     assert plan.parts == 105
 
 
-def test_meters_cost_a_fixed_number_of_statements_per_batch(people, metered_machine):
-    from sqlalchemy import event
+def test_meters_cost_a_fixed_number_of_statements_per_batch(people, metered_machine, make_plan,
+                                                            count_queries):
 
-    _plan(people["manager"], metered_machine, hours=100, parts=10_000)
+    make_plan(metered_machine, people["manager"], hours=100, parts=10_000)
     ingest([{"ts": _ts(0), "values": {"running": True, "parts": 1}}], "poll",
            machine=metered_machine, now=T0 + timedelta(minutes=1))
     db.session.commit()
@@ -427,17 +404,11 @@ def test_meters_cost_a_fixed_number_of_statements_per_batch(people, metered_mach
 
     def count(n):
         first = next(start)
-        statements = []
-        listener = lambda _c, _cur, sql, *a, **k: statements.append(sql[:60])  # noqa: E731
-        engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with count_queries() as statements:
             ingest([{"ts": _ts(first + i), "values": {"running": True, "parts": first + i}}
                     for i in range(n)], "poll", machine=metered_machine,
                    now=T0 + timedelta(minutes=first + n))
             db.session.flush()
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         return len(statements)
 
     count(2)  # the first batch loads what later ones find in the session
@@ -469,8 +440,8 @@ def test_plan_validation_messages(browser, people, make_machine):
 
 
 def test_plan_list_shows_meter_progress_and_switching_off_asks_first(browser, people,
-                                                                     metered_machine):
-    plan = _plan(people["manager"], metered_machine, hours=8, parts=5000)
+                                                                     metered_machine, make_plan):
+    plan = make_plan(metered_machine, people["manager"], hours=8, parts=5000)
     plan.running_seconds = 6.5 * 3600
     plan.parts = 1200
     db.session.commit()
@@ -489,24 +460,25 @@ def test_plan_list_shows_meter_progress_and_switching_off_asks_first(browser, pe
     assert plan.active and plan.parts == 0
 
 
-def test_machine_partial_shows_open_tasks_and_plans(app, people, metered_machine):
+def test_machine_partial_shows_open_tasks_and_plans(app, people, metered_machine, make_task,
+                                                    make_plan):
     from flask_login import current_user, login_user
 
     from app.blueprints.tasks.panels import machine_tasks
 
-    plan = _plan(people["manager"], metered_machine, parts=100)
+    plan = make_plan(metered_machine, people["manager"], parts=100)
     plan.parts = 40
-    task = _task(metered_machine, title="Swap the die")
+    task = make_task(metered_machine, title="Swap the die")
     with app.test_request_context("/"):
         login_user(people["manager"])
         html = machine_tasks(metered_machine, current_user)
     assert f"#{task.id} Swap the die" in html and "40 / 100 parts" in html
 
 
-def test_the_job_makes_due_tasks(people):
+def test_the_job_makes_due_tasks(people, make_plan):
     from app.jobs.maintenance import make_due_maintenance_tasks
 
-    plan = _plan(people["manager"], people["machine"], days=1)
+    plan = make_plan(people["machine"], people["manager"], days=1)
     plan.counted_since = datetime.now(UTC) - timedelta(days=2)
     db.session.commit()
     assert make_due_maintenance_tasks() == 1
@@ -527,8 +499,8 @@ def test_demo_seed_is_idempotent(make_user, make_machine, metered_machine):
     assert hours.machine.code == "CNC-01"
 
 
-def test_history_entries_name_who_and_when(people):
-    task = _task(people["machine"], actor=people["manager"])
+def test_history_entries_name_who_and_when(people, make_task):
+    task = make_task(people["machine"], actor=people["manager"])
     services.change_status(people["manager"], task, "in_progress",
                            now=datetime(2026, 11, 3, 9, 30, tzinfo=UTC))
     db.session.commit()
@@ -539,11 +511,11 @@ def test_history_entries_name_who_and_when(people):
     assert task.started_at == datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
 
 
-def test_an_assignee_who_left_the_machine_does_not_block_editing(browser, people):
+def test_an_assignee_who_left_the_machine_does_not_block_editing(browser, people, make_task):
     from app.blueprints.machines.models import Line
 
     operator = people["operator"]
-    task = _task(people["machine"], assignees=[operator, people["manager"]])
+    task = make_task(people["machine"], assignees=[operator, people["manager"]])
     line = db.session.get(Line, people["line"].id)
     machine_services.save_line(line, line.code, line.name, operators=[])
     db.session.commit()
@@ -559,12 +531,12 @@ def test_an_assignee_who_left_the_machine_does_not_block_editing(browser, people
     assert {u.id for u in task.assignees} == {operator.id, people["manager"].id}
 
 
-def test_operator_home_offers_andon_my_tasks_and_reporting(logged_in, make_line, make_machine):
+def test_operator_home_offers_andon_my_tasks_and_reporting(logged_in, make_line, make_machine,
+                                                          make_task):
     browser, operator = logged_in("operator")
     line = make_line(operators=[operator])
     machine = make_machine(code="HOME-1", line=line)
-    services.create_task(machine, "Wipe the guards", assignees=[operator])
-    db.session.commit()
+    make_task(machine, "Wipe the guards", assignees=[operator])
     html = text_of(browser.get("/"))
     assert f'href="/andon/line/{line.id}"' in html      # one line: straight to its screen
     assert 'href="/tasks/mine">My tasks (1)</a>' in html

@@ -260,24 +260,12 @@ def test_history_returns_the_chart_partial_for_htmx(logged_in, mill):
     assert "<html" in text_of(full) and "Latest values" in text_of(full)
 
 
-def test_chart_queries_do_not_grow_with_the_readings(app, logged_in, mill):
-    from sqlalchemy import event
-
-    from app.core.extensions import db
-
+def test_chart_queries_do_not_grow_with_the_readings(app, logged_in, mill, count_queries):
     browser, _ = logged_in("viewer")
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
 
     def queries_for_page():
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as statements:
             assert browser.get(f"/telemetry/machines/{mill.id}/history?range=24h").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     now = utcnow()

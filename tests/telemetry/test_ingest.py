@@ -117,7 +117,9 @@ def test_values_that_do_not_fit_the_type_are_422(client, machine, values, reason
 @pytest.mark.parametrize("ts, reason", [
     ("yesterday", "not an ISO 8601 time"),
     (None, "ts must be an ISO 8601 text"),
-    ((datetime.now(UTC) + timedelta(hours=2)).isoformat(), "in the future"),
+    # A fixed id: pytest-xdist workers must collect the same test names.
+    pytest.param((datetime.now(UTC) + timedelta(hours=2)).isoformat(), "in the future",
+                 id="in-two-hours-in the future"),
 ])
 def test_bad_timestamps_are_422(client, machine, ts, reason):
     response = _post(client, {"machine": "CNC-07", "ts": ts, "values": {"speed": 1}},

@@ -85,21 +85,13 @@ def test_operator_home_shows_only_their_tiles(logged_in, make_machine, mill_type
 
 
 def test_plant_page_query_count_does_not_grow_with_machines(app, logged_in, make_machine,
-                                                            mill_type):
-    from sqlalchemy import event
-
+                                                            mill_type, count_queries):
     browser, _ = logged_in("production_manager")
 
     def queries_for_home():
-        count = []
-        engine = db.engines[None].engine
-        listener = lambda *a: count.append(1)  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with count_queries() as statements:
             assert browser.get("/").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(count)
+        return len(statements)
 
     for n in range(3):
         _feed(make_machine(code=f"Q-{n}", machine_type=mill_type), 40.0 + n)
