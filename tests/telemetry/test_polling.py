@@ -8,8 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from app.blueprints.telemetry import poll
 from app.blueprints.telemetry.models import MachineState, PollCycle, Reading
@@ -199,23 +198,14 @@ def test_an_overrunning_cycle_is_not_stacked(app, polled):
 STATE_WRITE = re.compile(r"\s*(INSERT INTO|UPDATE) machine_states\b", re.IGNORECASE)
 
 
-def _state_writes_of_a_cycle():
+def _state_writes_of_a_cycle(count_queries):
     """The statements one poll cycle sends that write machine_states."""
-    writes = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if STATE_WRITE.match(statement):
-            writes.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         polling.poll_machines()
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
-    return len(writes)
+    return sum(1 for statement in statements if STATE_WRITE.match(statement))
 
 
-def test_state_writes_of_a_cycle_do_not_grow_with_the_machines(polled, vendor):
+def test_state_writes_of_a_cycle_do_not_grow_with_the_machines(polled, vendor, count_queries):
     """One ingest() for the whole cycle and one write of every poll outcome, not a state
     write per machine: 3 and 12 machines (answering, down, rejected) cost the same."""
     def machines(first, count):
@@ -225,9 +215,9 @@ def test_state_writes_of_a_cycle_do_not_grow_with_the_machines(polled, vendor):
             polled(f"POLL-BAD{n}", _reading("hot"))
 
     machines(0, 1)
-    few = _state_writes_of_a_cycle()
+    few = _state_writes_of_a_cycle(count_queries)
     machines(1, 3)
-    many = _state_writes_of_a_cycle()
+    many = _state_writes_of_a_cycle(count_queries)
     assert 0 < few == many
     assert db.session.scalars(select(PollCycle.machines).order_by(PollCycle.id)).all() == [3, 12]
     states = db.session.scalars(select(MachineState)).all()
