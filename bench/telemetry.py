@@ -552,9 +552,9 @@ def session_cookie(port, username, password):
     """Log in through the real login form (like tests/realtime/test_live.py) and return Cookie."""
     base = f"http://127.0.0.1:{port}"
     http = requests.Session()
-    page = http.get(f"{base}/login", timeout=10).text
+    page = http.get(f"{base}/auth/login", timeout=10).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = http.post(f"{base}/login", data={
+    response = http.post(f"{base}/auth/login", data={
         "username": username, "password": password, "csrf_token": token},
         allow_redirects=False, timeout=10)
     if response.status_code != 302:
@@ -1017,7 +1017,7 @@ def setup(args, ctx, env, tmp):
         f"({time.perf_counter() - t0:.1f} s)")
     ctx["app"] = Server("app", args.app, free_port(), env, tmp)
     ctx["bare"] = Server("bare", "bare_app:app", free_port(), env, tmp, chdir=BENCH)
-    ctx["app"].wait_ready("/login")
+    ctx["app"].wait_ready("/auth/login")
     ctx["bare"].wait_ready("/health")
     log(f"app on :{ctx['app'].port} (workers {ctx['app'].worker_pids()}), bare on "
         f":{ctx['bare'].port}")

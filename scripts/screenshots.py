@@ -77,12 +77,12 @@ class Shooter:
         context.set_default_timeout(15_000)
         page = context.new_page()
         if username:
-            page.goto("/login")
+            page.goto("/auth/login")
             page.fill("input[name=username]", username)
             page.fill("input[name=password]", self.password)
             page.get_by_role("button", name="Log in").click()
             page.wait_for_load_state()
-            if "/login" in page.url or "/welcome" in page.url:
+            if "/auth/login" in page.url or "/welcome" in page.url:
                 raise SystemExit(f"could not log in as {username!r} (ended on {page.url}); "
                                  "are the demo users loaded (`make run`)?")
         return context, page
@@ -129,7 +129,7 @@ class Shooter:
     def run_viewport(self, viewport):
         self.count = 0
         context, page = self.context(viewport)
-        self.shoot(page, "login", "/login")
+        self.shoot(page, "login", "/auth/login")
         context.close()
 
         context, page = self.context(viewport, "manager")
@@ -163,13 +163,13 @@ class Shooter:
             self.shoot(page, "task", task)
         self.shoot(page, "plans", "/tasks/plans")
         self.shoot(page, "notifications", "/notifications/")
-        self.shoot(page, "profile", "/profile")
+        self.shoot(page, "profile", "/auth/profile")
         self.shoot(page, "not-found", "/no-such-page", expect=404)
         context.close()
 
         context, page = self.context(viewport, "admin")
-        self.shoot(page, "users", "/users")
-        self.shoot(page, "user-new", "/users/new")
+        self.shoot(page, "users", "/auth/users")
+        self.shoot(page, "user-new", "/auth/users/new")
         context.close()
 
         context, page = self.context(viewport, "operator1")

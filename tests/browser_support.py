@@ -58,7 +58,7 @@ def open_page(chromium, live_server):
 
 
 def log_in(page, username, password=PASSWORD):
-    page.goto("/login")
+    page.goto("/auth/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.get_by_role("button", name="Log in").click()

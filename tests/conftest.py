@@ -281,10 +281,10 @@ class Browser:
         return self.client.post(url, data=data, **kw)
 
     def login(self, username, password):
-        return self.post("/login", {"username": username, "password": password})
+        return self.post("/auth/login", {"username": username, "password": password})
 
     def logout(self):
-        return self.post("/logout")
+        return self.post("/auth/logout")
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ def session_cookie(base_url, username, password=PASSWORD):
     import requests
 
     http = requests.Session()
-    page = http.get(f"{base_url}/login", timeout=5).text
+    page = http.get(f"{base_url}/auth/login", timeout=5).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = http.post(f"{base_url}/login", data={
+    response = http.post(f"{base_url}/auth/login", data={
         "username": username, "password": password, "csrf_token": token},
         allow_redirects=False, timeout=5)
     assert response.status_code == 302

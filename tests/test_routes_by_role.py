@@ -38,6 +38,7 @@ ROUTES = {
     "auth.logout": ALL,
     "live": SOCKET,
     "dashboard.home": ALL,
+    "dashboard.moved_to_auth": PUBLIC,  # old /login, /users ... URLs redirect to /auth
     "auth.first_password": ALL,
     "auth.first_profile": ALL,
     "auth.profile": ALL,
@@ -196,7 +197,8 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
             "machine_code": machine.code, "notification_id": notification.id,
             "rule_id": rule.id, "alert_id": alert.id, "call_id": call.id,
             "level_id": level.id, "task_id": task.id, "plan_id": plan.id,
-            "filename": "css/app.css", "section": "history", "_line": line}
+            "filename": "css/app.css", "section": "history",
+            "page": "users", "rest": "new", "_line": line}
 
 
 def _png(colour):
@@ -225,7 +227,7 @@ def _visit(browser, method, url):
 def _problem(endpoint, method, url, role, response):
     allowed = ROUTES[endpoint]
     status = response.status_code
-    to_login = status == 302 and "/login" in response.headers.get("Location", "")
+    to_login = status == 302 and "/auth/login" in response.headers.get("Location", "")
     if allowed == PUBLIC:
         return None if status < 500 else "server error"
     if role is None:

@@ -41,7 +41,7 @@ def test_wrong_password_is_refused_with_a_message(browser, make_user):
 def test_next_parameter_only_follows_local_paths(browser, make_user):
     user = make_user("admin")
     token = browser.token()
-    response = browser.client.post("/login?next=//evil.example/x", data={
+    response = browser.client.post("/auth/login?next=//evil.example/x", data={
         "username": user.username, "password": PASSWORD, "csrf_token": token,
         "next": "//evil.example/x"})
     assert redirect_path(response) == "/"
@@ -139,7 +139,7 @@ def test_successful_login_clears_the_users_failures(app, browser, make_user):
 
 def test_login_without_csrf_token_is_rejected(browser, make_user):
     user = make_user("operator")
-    response = browser.post("/login", {"username": user.username, "password": PASSWORD},
+    response = browser.post("/auth/login", {"username": user.username, "password": PASSWORD},
                             csrf=False)
     assert response.status_code == 400
     assert "Your form expired" in text_of(response)
@@ -166,7 +166,7 @@ def test_session_expires_after_its_lifetime(app, logged_in, monkeypatch):
     later = itsdangerous.timed.time.time() + app.permanent_session_lifetime.total_seconds() + 60
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
     response = browser.get("/")
-    assert response.status_code == 302 and "/login" in redirect_path(response)
+    assert response.status_code == 302 and "/auth/login" in redirect_path(response)
 
 
 def test_logout_ends_the_session(logged_in):
@@ -195,7 +195,7 @@ def test_logout_ends_the_session(logged_in):
 def test_who_may_create_which_role(logged_in, creator, role, allowed):
     browser, _ = logged_in(creator)
     before = db.session.scalar(select(db.func.count()).select_from(User))
-    response = browser.post("/users/new", {"role": role})
+    response = browser.post("/auth/users/new", {"role": role})
     after = db.session.scalar(select(db.func.count()).select_from(User))
     if allowed:
         assert response.status_code == 200
@@ -215,20 +215,20 @@ def test_who_may_create_which_role(logged_in, creator, role, allowed):
 @pytest.mark.parametrize("role", ["engineer", "maintenance", "quality", "operator", "viewer"])
 def test_non_managers_cannot_create_users(logged_in, role):
     browser, _ = logged_in(role)
-    assert browser.get("/users/new").status_code == 403
-    assert browser.post("/users/new", {"role": "operator"}).status_code == 403
+    assert browser.get("/auth/users/new").status_code == 403
+    assert browser.post("/auth/users/new", {"role": "operator"}).status_code == 403
 
 
 def test_unknown_role_gets_a_clear_message(logged_in):
     browser, _ = logged_in("admin")
-    response = browser.post("/users/new", {"role": "overlord"})
+    response = browser.post("/auth/users/new", {"role": "overlord"})
     assert response.status_code == 422
     assert "Unknown role &#39;overlord&#39;" in text_of(response)
 
 
 def test_manager_form_offers_only_roles_they_may_create(logged_in):
     browser, _ = logged_in("shift_manager")
-    html = text_of(browser.get("/users/new"))
+    html = text_of(browser.get("/auth/users/new"))
     assert 'value="operator"' in html and 'value="viewer"' in html
     assert 'value="admin"' not in html and 'value="engineer"' not in html
 
@@ -236,7 +236,7 @@ def test_manager_form_offers_only_roles_they_may_create(logged_in):
 def test_duplicate_employee_number_is_refused(logged_in, make_user):
     make_user("operator", employee_number="E-100")
     browser, _ = logged_in("shift_manager")
-    response = browser.post("/users/new", {"role": "operator", "employee_number": "E-100"})
+    response = browser.post("/auth/users/new", {"role": "operator", "employee_number": "E-100"})
     assert response.status_code == 422
     assert "belongs to someone else" in text_of(response)
 
@@ -244,7 +244,7 @@ def test_duplicate_employee_number_is_refused(logged_in, make_user):
 # --- the first login -----------------------------------------------------------------------
 
 def _create_operator(browser, **fields):
-    response = browser.post("/users/new", {"role": "operator", **fields})
+    response = browser.post("/auth/users/new", {"role": "operator", **fields})
     assert response.status_code == 200, text_of(response)[:500]
     return shown_credentials(response)
 
@@ -259,29 +259,29 @@ def test_first_login_forces_password_then_profile(logged_in, new_browser, make_l
 
     operator = new_browser()
     assert operator.login(username, one_time).status_code == 302
-    assert redirect_path(operator.get("/")) == "/welcome/password"
-    assert redirect_path(operator.get("/machines/")) == "/welcome/password"
-    assert redirect_path(operator.get("/welcome/profile")) == "/welcome/password"
+    assert redirect_path(operator.get("/")) == "/auth/welcome/password"
+    assert redirect_path(operator.get("/machines/")) == "/auth/welcome/password"
+    assert redirect_path(operator.get("/auth/welcome/profile")) == "/auth/welcome/password"
 
-    weak = operator.post("/welcome/password", {"password": "password123",
+    weak = operator.post("/auth/welcome/password", {"password": "password123",
                                                "confirm": "password123"})
     assert weak.status_code == 422 and "too common" in text_of(weak)
-    short = operator.post("/welcome/password", {"password": "abc", "confirm": "abc"})
+    short = operator.post("/auth/welcome/password", {"password": "abc", "confirm": "abc"})
     assert short.status_code == 422 and "at least" in text_of(short)
-    mismatch = operator.post("/welcome/password", {"password": "blue tractor morning",
+    mismatch = operator.post("/auth/welcome/password", {"password": "blue tractor morning",
                                                    "confirm": "blue tractor evening"})
     assert mismatch.status_code == 422 and "differ" in text_of(mismatch)
-    same = operator.post("/welcome/password", {"password": one_time, "confirm": one_time})
+    same = operator.post("/auth/welcome/password", {"password": one_time, "confirm": one_time})
     assert same.status_code == 422
 
-    done = operator.post("/welcome/password", {"password": "blue tractor morning",
+    done = operator.post("/auth/welcome/password", {"password": "blue tractor morning",
                                                "confirm": "blue tractor morning"})
-    assert redirect_path(done) == "/welcome/profile"
-    assert redirect_path(operator.get("/")) == "/welcome/profile"
+    assert redirect_path(done) == "/auth/welcome/profile"
+    assert redirect_path(operator.get("/")) == "/auth/welcome/profile"
 
-    nameless = operator.post("/welcome/profile", {"full_name": ""})
+    nameless = operator.post("/auth/welcome/profile", {"full_name": ""})
     assert nameless.status_code == 422
-    profile = operator.post("/welcome/profile", {"full_name": "Olga Operator",
+    profile = operator.post("/auth/welcome/profile", {"full_name": "Olga Operator",
                                                  "employee_number": "E-7",
                                                  "phone": "+49 170 1234567", "shift": "early"})
     assert redirect_path(profile) == "/"
@@ -306,13 +306,13 @@ def test_operator_without_assignment_chooses_workplace_at_first_login(
     username, one_time = _create_operator(manager)
     operator = new_browser()
     operator.login(username, one_time)
-    operator.post("/welcome/password", {"password": "green ladder sunset",
+    operator.post("/auth/welcome/password", {"password": "green ladder sunset",
                                         "confirm": "green ladder sunset"})
-    page = operator.get("/welcome/profile")
+    page = operator.get("/auth/welcome/profile")
     assert "Choose your line" in text_of(page)
-    refused = operator.post("/welcome/profile", {"full_name": "New Person"})
+    refused = operator.post("/auth/welcome/profile", {"full_name": "New Person"})
     assert refused.status_code == 422 and "Choose the line" in text_of(refused)
-    chosen = operator.post("/welcome/profile", {"full_name": "New Person",
+    chosen = operator.post("/auth/welcome/profile", {"full_name": "New Person",
                                                 "lines": str(line.id)})
     assert redirect_path(chosen) == "/"
     assert "ON-LINE" in text_of(operator.get("/"))
@@ -325,9 +325,9 @@ def test_operator_set_up_by_manager_is_not_asked_for_workplace(logged_in, new_br
     username, one_time = _create_operator(manager, machines=str(machine.id))
     operator = new_browser()
     operator.login(username, one_time)
-    operator.post("/welcome/password", {"password": "green ladder sunset",
+    operator.post("/auth/welcome/password", {"password": "green ladder sunset",
                                         "confirm": "green ladder sunset"})
-    assert "Choose your line" not in text_of(operator.get("/welcome/profile"))
+    assert "Choose your line" not in text_of(operator.get("/auth/welcome/profile"))
 
 
 # --- managing users ------------------------------------------------------------------------
@@ -339,14 +339,14 @@ def test_deactivating_logs_the_user_out(logged_in, new_browser, make_user):
     operator.login(target.username, PASSWORD)
     assert operator.get("/").status_code == 200
 
-    confirm = manager.get(f"/users/{target.id}/deactivate")
+    confirm = manager.get(f"/auth/users/{target.id}/deactivate")
     assert confirm.status_code == 200 and "Deactivate" in text_of(confirm)
-    assert manager.post(f"/users/{target.id}/deactivate").status_code == 302
+    assert manager.post(f"/auth/users/{target.id}/deactivate").status_code == 302
     assert not _reload(target).active
-    assert redirect_path(operator.get("/")).startswith("/login")
+    assert redirect_path(operator.get("/")).startswith("/auth/login")
     assert operator.login(target.username, PASSWORD).status_code == 401
 
-    manager.post(f"/users/{target.id}/reactivate")
+    manager.post(f"/auth/users/{target.id}/reactivate")
     assert _reload(target).active
     assert operator.login(target.username, PASSWORD).status_code == 302
 
@@ -356,42 +356,42 @@ def test_reset_password_shows_a_new_one_time_password(logged_in, new_browser, ma
     target = make_user("operator")
     operator = new_browser()
     operator.login(target.username, PASSWORD)
-    response = manager.post(f"/users/{target.id}/reset-password")
+    response = manager.post(f"/auth/users/{target.id}/reset-password")
     assert response.status_code == 200
     username, one_time = shown_credentials(response)
     assert username == target.username
-    assert redirect_path(operator.get("/")).startswith("/login")  # logged out everywhere
+    assert redirect_path(operator.get("/")).startswith("/auth/login")  # logged out everywhere
     fresh = new_browser()
     assert fresh.login(username, PASSWORD).status_code == 401
     assert fresh.login(username, one_time).status_code == 302
-    assert redirect_path(fresh.get("/")) == "/welcome/password"
+    assert redirect_path(fresh.get("/")) == "/auth/welcome/password"
 
 
 def test_managers_cannot_manage_other_managers(logged_in, make_user):
     manager, _ = logged_in("shift_manager")
     other = make_user("production_manager")
-    assert manager.post(f"/users/{other.id}/deactivate").status_code == 403
-    assert manager.post(f"/users/{other.id}/reset-password").status_code == 403
+    assert manager.post(f"/auth/users/{other.id}/deactivate").status_code == 403
+    assert manager.post(f"/auth/users/{other.id}/reset-password").status_code == 403
     assert _reload(other).active
 
 
 def test_nobody_deactivates_themselves(logged_in):
     admin, me = logged_in("admin")
-    assert admin.post(f"/users/{me.id}/deactivate").status_code == 403
+    assert admin.post(f"/auth/users/{me.id}/deactivate").status_code == 403
 
 
 def test_user_list_searches_and_filters_by_role(logged_in, make_user):
     make_user("operator", full_name="Zelda Zimmer")
     make_user("quality", full_name="Zack Quality")
     manager, _ = logged_in("admin")
-    page = text_of(manager.get("/users?q=zelda"))
+    page = text_of(manager.get("/auth/users?q=zelda"))
     assert "Zelda Zimmer" in page and "Zack Quality" not in page
-    page = text_of(manager.get("/users?role=quality"))
+    page = text_of(manager.get("/auth/users?role=quality"))
     assert "Zack Quality" in page and "Zelda Zimmer" not in page
-    partial = manager.get("/users?q=zack", headers={"HX-Request": "true"})
+    partial = manager.get("/auth/users?q=zack", headers={"HX-Request": "true"})
     assert "<html" not in text_of(partial) and "Zack Quality" in text_of(partial)
     assert "HX-Request" in partial.headers["Vary"]
-    empty = text_of(manager.get("/users?q=nobody-like-this"))
+    empty = text_of(manager.get("/auth/users?q=nobody-like-this"))
     assert "No one matches these filters." in empty
 
 
@@ -403,7 +403,7 @@ def test_assignments_decide_what_an_operator_sees(logged_in, new_browser, make_u
     hidden = make_machine(code="HIDDEN-M")
     operator_user = make_user("operator")
     manager, _ = logged_in("shift_manager")
-    manager.post(f"/users/{operator_user.id}/assignments",
+    manager.post(f"/auth/users/{operator_user.id}/assignments",
                  {"lines": str(line.id), "machines": str(direct.id), "shift": "late"})
     operator = new_browser()
     operator.login(operator_user.username, PASSWORD)
@@ -418,7 +418,7 @@ def test_an_unknown_line_in_assignments_is_a_form_error_not_a_crash(logged_in, m
     line = make_line()
     operator_user = make_user("operator")
     manager, _ = logged_in("shift_manager")
-    response = manager.post(f"/users/{operator_user.id}/assignments",
+    response = manager.post(f"/auth/users/{operator_user.id}/assignments",
                             {"lines": [str(line.id), "999999"], "shift": "late"})
     assert response.status_code == 422
     assert "is not a valid choice" in text_of(response)
@@ -427,15 +427,15 @@ def test_an_unknown_line_in_assignments_is_a_form_error_not_a_crash(logged_in, m
 
 def test_profile_edit_and_password_change(logged_in):
     browser, user = logged_in("maintenance")
-    saved = browser.post("/profile", {"full_name": "Mia M.", "phone": "0170 555"})
+    saved = browser.post("/auth/profile", {"full_name": "Mia M.", "phone": "0170 555"})
     assert saved.status_code == 302 and _reload(user).full_name == "Mia M."
-    bad_phone = browser.post("/profile", {"full_name": "Mia M.", "phone": "call me"})
+    bad_phone = browser.post("/auth/profile", {"full_name": "Mia M.", "phone": "call me"})
     assert bad_phone.status_code == 422
-    wrong = browser.post("/profile/password", {"current_password": "nope",
+    wrong = browser.post("/auth/profile/password", {"current_password": "nope",
                                                "password": "yellow piano rain",
                                                "confirm": "yellow piano rain"})
     assert wrong.status_code == 422 and "not your current password" in text_of(wrong)
-    ok = browser.post("/profile/password", {"current_password": PASSWORD,
+    ok = browser.post("/auth/profile/password", {"current_password": PASSWORD,
                                             "password": "yellow piano rain",
                                             "confirm": "yellow piano rain"})
     assert ok.status_code == 302
@@ -444,3 +444,16 @@ def test_profile_edit_and_password_change(logged_in):
 def test_roles_table_is_consistent():
     assert set(roles.ROLES) > roles.MANAGERS
     assert not roles.CREATABLE_BY_MANAGER & roles.MANAGERS
+
+
+@pytest.mark.parametrize("old, new", [
+    ("/login", "/auth/login"), ("/login?next=/tasks/", "/auth/login?next=/tasks/"),
+    ("/users/7/assignments", "/auth/users/7/assignments"), ("/welcome/password",
+                                                            "/auth/welcome/password"),
+    ("/profile", "/auth/profile")])
+def test_login_and_people_pages_moved_under_auth_and_old_urls_follow(client, old, new):
+    """Bookmarks and printed links from before the move land on the same page; 308 keeps
+    a POST a POST (a login form loaded before the move still logs in)."""
+    for method in (client.get, client.post):
+        response = method(old)
+        assert response.status_code == 308 and response.headers["Location"] == new

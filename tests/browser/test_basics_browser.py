@@ -30,7 +30,7 @@ def test_operator_on_a_tablet_sees_only_their_machines(open_page, make_user, mak
     other = make_machine(code="LATHE-09", name="Lathe nine")
 
     page = open_page(TABLET)
-    page.goto("/login")
+    page.goto("/auth/login")
     login_button = page.get_by_role("button", name="Log in")
     assert height(login_button) >= TAP
     for name in ("username", "password"):
@@ -114,7 +114,7 @@ def test_operator_reports_an_issue_with_a_photo_from_the_qr_link(open_page, make
     machine = make_machine(code="CNC-42", name="Mill 42", operators=[operator])
     page = open_page(TABLET)
     page.goto("/logbook/report/CNC-42")
-    page.wait_for_url(re.compile(r"/login"))
+    page.wait_for_url(re.compile(r"/auth/login"))
     page.fill("input[name=username]", operator.username)  # the login form keeps ?next=
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Log in").click()

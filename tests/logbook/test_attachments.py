@@ -398,7 +398,7 @@ def test_another_operator_is_refused(new_browser, make_user, photo_on_machine, s
 def test_anonymous_is_sent_to_login(client, photo_on_machine, suffix):
     response = client.get(f"/logbook/attachments/{photo_on_machine['attachment_id']}{suffix}")
     assert response.status_code == 302
-    assert "/login" in response.headers["Location"]
+    assert "/auth/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("role", ["viewer", "maintenance", "shift_manager", "quality"])

@@ -388,8 +388,8 @@ def test_quick_report_after_login_creates_the_issue(browser, make_user, make_mac
     line = make_line(operators=[operator])
     machine = make_machine(code="CNC-07", line=line)
     to_login = browser.get("/logbook/report/cnc-07")
-    assert to_login.status_code == 302 and "/login" in to_login.headers["Location"]
-    back = browser.post("/login?next=/logbook/report/cnc-07",
+    assert to_login.status_code == 302 and "/auth/login" in to_login.headers["Location"]
+    back = browser.post("/auth/login?next=/logbook/report/cnc-07",
                         {"username": operator.username, "password": "correct horse battery",
                          "next": "/logbook/report/cnc-07"})
     assert redirect_path(back) == "/logbook/report/cnc-07"

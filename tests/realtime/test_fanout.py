@@ -153,9 +153,9 @@ def _browser_cookie(base_url, username):
     """The cookie of a browser that logged in and opened a page (which keeps the session's
     CSRF secret), as a page's socket sends it."""
     http = requests.Session()
-    login = http.get(f"{base_url}/login", timeout=5).text
+    login = http.get(f"{base_url}/auth/login", timeout=5).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
-    http.post(f"{base_url}/login", data={"username": username, "password": PASSWORD,
+    http.post(f"{base_url}/auth/login", data={"username": username, "password": PASSWORD,
                                          "csrf_token": token}, timeout=5)
     http.get(f"{base_url}/notifications/", timeout=5)
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)

@@ -569,7 +569,7 @@ def test_chart_draws_and_switches_range_without_reloading(live_server, make_user
                                            viewport={"width": 1440, "height": 900})
             context.set_default_timeout(10_000)
             page = context.new_page()
-            page.goto("/login")
+            page.goto("/auth/login")
             page.fill("input[name=username]", manager.username)
             page.fill("input[name=password]", PASSWORD)
             page.get_by_role("button", name="Log in").click()

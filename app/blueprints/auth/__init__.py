@@ -2,7 +2,7 @@ from flask import Blueprint
 
 from app.core.navigation import nav_entry
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 from . import roles  # noqa: E402
 

@@ -1,8 +1,10 @@
+from flask import redirect, request
 from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
 from app.blueprints.telemetry.tiles import tiles_of
+from app.core.extensions import csrf
 from app.core.htmx import render_page
 
 from . import bp, services
@@ -22,3 +24,17 @@ def home():
                        lines=lines, loose=loose,
                        tiles=tiles_of([m for line in lines for m in line.machines] + loose),
                        unstaffed=services.unstaffed_machines())
+
+
+MOVED_TO_AUTH = "any(login, logout, profile, users, welcome)"
+
+
+@bp.route(f"/<{MOVED_TO_AUTH}:page>", methods=["GET", "POST"])
+@bp.route(f"/<{MOVED_TO_AUTH}:page>/<path:rest>", methods=["GET", "POST"])
+@csrf.exempt  # it changes nothing; the page it leads to checks the token
+def moved_to_auth(page, rest=""):
+    """Login, profile and people pages live under /auth; bookmarks (and a form posted from
+    a page loaded before the move) still land there, method and query kept."""
+    query = request.query_string.decode()
+    target = f"/auth/{page}" + (f"/{rest}" if rest else "") + (f"?{query}" if query else "")
+    return redirect(target, 308)
