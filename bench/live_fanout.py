@@ -149,10 +149,14 @@ def browser_cookie(base_url, username):
     import requests
 
     http = requests.Session()
-    page = http.get(f"{base_url}/auth/login", timeout=10).text
+    # /auth/login since the renovation; a checkout from before it (--compare) has /login.
+    login = f"{base_url}/auth/login"
+    if http.get(login, timeout=10).status_code == 404:
+        login = f"{base_url}/login"
+    page = http.get(login, timeout=10).text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    done = http.post(f"{base_url}/auth/login", data={"username": username, "password": PASSWORD,
-                                                "csrf_token": token}, timeout=10)
+    done = http.post(login, data={"username": username, "password": PASSWORD,
+                                  "csrf_token": token}, timeout=10)
     assert done.ok, done.status_code
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
