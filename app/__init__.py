@@ -16,6 +16,12 @@ BLUEPRINTS = ("auth", "machines", "telemetry", "dashboard", "ops", "api", "logbo
 
 
 def create_app(config=Config):
+    """The app, with every domain registered.
+
+    Domains are imported here, inside the factory, not at the top of this module: `app` is
+    the package of everything, and `import app.core.models` (rq cron's schedule, Alembic,
+    the tools) must not pull every blueprint in with it.
+    """
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(config)
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -32,8 +38,8 @@ def create_app(config=Config):
 
 
 def _init_extensions(app):
-    from app.blueprints.auth.access import enforce_first_login
-    from app.blueprints.auth.models import User
+    from app.blueprints.auth.access import enforce_first_login  # why: see create_app's docstring
+    from app.blueprints.auth.models import User  # why: see create_app's docstring
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
@@ -90,8 +96,8 @@ def _register_blueprints(app):
     import importlib
 
     from app import models  # noqa: F401  (every domain's models and listeners, in layer order)
-    from app.blueprints.auth.cli import users_cli
-    from app.demo import demo_cli
+    from app.blueprints.auth.cli import users_cli  # why: see create_app's docstring
+    from app.demo import demo_cli  # why: see create_app's docstring
 
     for name in BLUEPRINTS:
         module = importlib.import_module(f".blueprints.{name}", __name__)
@@ -135,7 +141,7 @@ def _server_error(error):
 
 
 def _register_templating(app):
-    from app.blueprints.auth import roles
+    from app.blueprints.auth import roles  # why: see create_app's docstring
     from app.core.badges import badge_counts
     from app.core.htmx import dom_id
     from app.core.layout import layout_pieces
