@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,12 +40,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg2
-
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+
+from bench.common import bench_redis, fresh_database, run  # noqa: E402
+from bench.common import log as common_log  # noqa: E402
+
 BIN = Path(sys.executable).parent
 DB_NAME = "floorline_bench_live"
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "bench-live-pw-1"
 LINES, MACHINES_PER_LINE, OPERATORS_PER_LINE = 8, 5, 2
@@ -57,44 +58,13 @@ MAX_WAIT = 30
 
 
 def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    common_log(msg, sys.stderr)  # stdout carries the child's JSON
 
 
 # --- setup ----------------------------------------------------------------------------------
 
-def create_database():
-    conn = psycopg2.connect(ADMIN_DSN)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-    conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB_NAME
-
-
-def redis_answers(url):
-    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def redis_url():
-    if redis_answers(REDIS_URL):
-        return REDIS_URL, None
-    from scripts.services import start_redis
-    service = start_redis(Path("/tmp/floorline-bench-live-redis"))
-    return service.url.rsplit("/", 1)[0] + "/13", service
-
-
 def migrate(root, env):
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=root,
-                          env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"migrations failed:\n{done.stdout}\n{done.stderr}")
+    run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env, cwd=root)
 
 
 def seed(app):
@@ -238,8 +208,8 @@ def heat(app, machine_id, at):
 def measure(root, sockets, commits):
     sys.path.insert(0, str(root))
     os.chdir(root)
-    dsn = create_database()
-    url, service = redis_url()
+    dsn = fresh_database(DB_NAME, jit=True)
+    url, service = bench_redis(REDIS_URL, "/tmp/floorline-bench-live-redis")
     prefix = f"bench-live{os.getpid()}"
     env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": url, "LIVE_CHANNEL_PREFIX": prefix}
     migrate(root, env)

@@ -28,16 +28,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.reactions import log, pct, redis_answers, run  # noqa: E402
+from bench.common import bench_redis, fresh_database, log, pct, run  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DB_NAME = "floorline_bench_poll"
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 SIZES = (50, 200)
 DOWN_EVERY, REJECTED_EVERY = 10, 25
@@ -90,19 +87,8 @@ class Vendor:
 
 
 def setup(machines):
-    conn = psycopg2.connect(ADMIN_DSN)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-        cur.execute(f"ALTER DATABASE {DB_NAME} SET jit = off")
-    conn.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB_NAME
-    service, url = None, REDIS_URL
-    if not redis_answers(REDIS_URL):
-        from scripts.services import start_redis
-        service = start_redis(Path("/tmp/floorline-bench-poll-redis"))
-        url = service.url.rsplit("/", 1)[0] + "/12"
+    dsn = fresh_database(DB_NAME)
+    url, service = bench_redis(REDIS_URL, "/tmp/floorline-bench-poll-redis")
     env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": url}
     run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env)
     run([sys.executable, str(ROOT / "bench" / "seed.py"), "--machines", str(machines),

@@ -27,7 +27,6 @@ import argparse
 import gc
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,9 +39,10 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import bench_redis, fresh_database, log, pct, run  # noqa: E402
+
 BIN = Path(sys.executable).parent
 DB_NAME = "floorline_bench_reactions"
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 MANAGER = "bench-manager"
 PASSWORD = "bench-reactions-pw"
@@ -52,51 +52,11 @@ HOT_CYCLE = 8       # batches: 4 hot, 4 normal
 SMALL = 100         # the second batch size, for statements per batch
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 # --- setup ----------------------------------------------------------------------------------
 
-def create_database():
-    conn = psycopg2.connect(ADMIN_DSN)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-        # As bench/telemetry.py: JIT planning of big statements is a hazard, not a help.
-        cur.execute(f"ALTER DATABASE {DB_NAME} SET jit = off")
-    conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB_NAME
-
-
-def redis_answers(url):
-    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def redis_url():
-    if redis_answers(REDIS_URL):
-        return REDIS_URL, None
-    from scripts.services import start_redis
-    service = start_redis(Path("/tmp/floorline-bench-reactions-redis"))
-    return service.url.rsplit("/", 1)[0] + "/14", service
-
-
-def run(cmd, env):
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{done.stdout}\n{done.stderr}")
-
-
 def setup(machines):
-    dsn = create_database()
-    url, service = redis_url()
+    dsn = fresh_database(DB_NAME)
+    url, service = bench_redis(REDIS_URL, "/tmp/floorline-bench-reactions-redis")
     env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": url}
     t0 = time.perf_counter()
     run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env)
@@ -160,11 +120,6 @@ class Statements:
 
     def reset(self):
         self.count = self.rows = 0
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def measure(feed, stmts, batches, warmup, **kind):
