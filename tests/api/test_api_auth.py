@@ -109,7 +109,7 @@ def test_a_token_signed_with_another_key_is_refused(app, client, make_user):
     tokens = log_in(client, make_user("viewer").username).json
     claims = jwt.decode(tokens["access_token"], app.config["JWT_SECRET_KEY"],
                         algorithms=["HS256"])
-    forged = jwt.encode(claims, "another key", algorithm="HS256")
+    forged = jwt.encode(claims, "another key, just as long as the real one", algorithm="HS256")
     response = client.get(PROFILE, headers={"Authorization": f"Bearer {forged}"})
     assert _error(response) == "invalid_token"
 

@@ -30,7 +30,7 @@ class Id(ma.fields.Integer):
     """A row id as a client sends it: a positive integer within the database's range."""
 
     def __init__(self, **kwargs):
-        super().__init__(strict=True, validate=validate.Range(1, MAX_ID), **kwargs)
+        super().__init__(validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 def valid_id(ident):
