@@ -6,12 +6,15 @@ from tests.helpers import PASSWORD
 
 
 class ApiClient:
-    """The test client with `Authorization: Bearer <access token>` on every request."""
+    """The test client with `Authorization: Bearer <access token>` on every request
+    (none when `tokens` is None: an anonymous caller)."""
 
     def __init__(self, client, tokens):
         self.client, self.tokens = client, tokens
 
     def headers(self, extra=None):
+        if self.tokens is None:
+            return dict(extra or {})
         return {"Authorization": f"Bearer {self.tokens['access_token']}", **(extra or {})}
 
     def open(self, method, url, headers=None, **kwargs):
