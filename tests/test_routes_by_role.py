@@ -51,6 +51,8 @@ ROUTES = {
     "api.create_machine": API,
     "api.update_machine": API,
     "api.delete_machine": API,
+    "api.list_equipment": API,
+    "api.equipment_status": API,
     "auth.logout": ALL,
     "live": SOCKET,
     "dashboard.home": ALL,

@@ -32,6 +32,8 @@ ROUTES = {
     "api.create_machine": MANAGERS,
     "api.update_machine": MANAGERS,
     "api.delete_machine": MANAGERS,
+    "api.list_equipment": ALL,
+    "api.equipment_status": ALL,
 }
 
 
@@ -46,9 +48,10 @@ def test_every_api_route_is_listed(app):
     assert ROUTES.keys() - registered == set(), "these listed routes no longer exist"
 
 
-def _calls(app, machine_id):
+def _calls(app, machine):
     for rule in _api_rules(app):
-        url = rule.build({"machine_id": machine_id}, append_unknown=False)[1]
+        url = rule.build({"machine_id": machine.id, "code": machine.code},
+                         append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if rule.endpoint != "api.logout":  # would end the token half-way through
                 yield rule.endpoint, method, url
@@ -77,7 +80,7 @@ def test_api_route_access(app, client, role, make_user, make_machine):
     tokens = None if role is None else log_in(client, user.username).json
     caller = ApiClient(client, tokens)
     problems = []
-    for endpoint, method, url in _calls(app, machine.id):
+    for endpoint, method, url in _calls(app, machine):
         body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
         response = caller.open(method, url, **body)
         problem = _problem(endpoint, role, response)
