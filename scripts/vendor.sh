@@ -16,7 +16,7 @@ assets=(
   "swagger-ui-dist@5.35.0 swagger-ui-bundle.js              swagger-ui/swagger-ui-bundle.js"
   "swagger-ui-dist@5.35.0 swagger-ui-standalone-preset.js   swagger-ui/swagger-ui-standalone-preset.js"
   "swagger-ui-dist@5.35.0 swagger-ui.css                    swagger-ui/swagger-ui.css"
-  "redoc@3.0.1            bundles/redoc.standalone.js       redoc/redoc.standalone.js"
+  "redoc@2.5.4            bundles/redoc.standalone.js       redoc/redoc.standalone.js"
 )
 
 command -v npm >/dev/null || { echo "vendor.sh: npm is needed (apt-get install -y npm)" >&2; exit 1; }

@@ -90,7 +90,7 @@ def _refresh(body):
     return pair
 
 
-@bp.post("/auth/login")
+@bp.post("/auth/login", tags=["auth"])
 @bp.doc(security=[])
 @bp.arguments(LoginSchema)
 @bp.response(200, TokenPairSchema)
@@ -99,7 +99,7 @@ def login(credentials):
     return _login(credentials)
 
 
-@bp.post("/token/")
+@bp.post("/token/", tags=["auth"])
 @bp.doc(security=[])
 @bp.arguments(LoginSchema)
 @bp.response(200, TokenPairSchema)
@@ -108,7 +108,7 @@ def token(credentials):
     return _login(credentials)
 
 
-@bp.post("/auth/refresh")
+@bp.post("/auth/refresh", tags=["auth"])
 @bp.doc(security=[])
 @bp.arguments(RefreshSchema)
 @bp.response(200, TokenPairSchema)
@@ -117,7 +117,7 @@ def refresh(body):
     return _refresh(body)
 
 
-@bp.post("/token/refresh/")
+@bp.post("/token/refresh/", tags=["auth"])
 @bp.doc(security=[])
 @bp.arguments(RefreshSchema)
 @bp.response(200, TokenPairSchema)
@@ -126,7 +126,7 @@ def token_refresh(body):
     return _refresh(body)
 
 
-@bp.post("/auth/logout")
+@bp.post("/auth/logout", tags=["auth"])
 @tokens.token_required(during_setup=True)
 @bp.response(204)
 def logout():
@@ -135,7 +135,7 @@ def logout():
     db.session.commit()
 
 
-@bp.get("/auth/profile")
+@bp.get("/auth/profile", tags=["auth"])
 @tokens.token_required(during_setup=True)
 @bp.etag
 @bp.response(200, ProfileSchema)
@@ -144,7 +144,7 @@ def profile():
     return g.api_user
 
 
-@bp.put("/auth/profile")
+@bp.put("/auth/profile", tags=["auth"])
 @tokens.token_required(during_setup=True)
 @bp.etag
 @bp.arguments(ProfileInput)

@@ -10,6 +10,14 @@ from flask_smorest import Api
 from . import bp
 from .errors import ErrorSchema
 
+# The sections of the description, in reading order.
+TAGS = [
+    {"name": "auth", "description": "Tokens and one's own profile."},
+    {"name": "machines", "description": "The machine registry (managers change it)."},
+    {"name": "equipment", "description": "Machines with their live values and connectivity."},
+    {"name": "ingest", "description": "Readings from machines, signed (README)."},
+]
+
 SETTINGS = {
     "API_TITLE": "Floorline API",
     "API_VERSION": "v1",
@@ -53,4 +61,5 @@ def document(state):
     api = FloorlineApi(app)
     app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = api
     bp.register_views_in_doc(api, app, api.spec, name=bp.name, parameters=None)
-    api.spec.tag({"name": bp.name, "description": bp.description})
+    for tag in TAGS:
+        api.spec.tag(tag)

@@ -57,7 +57,7 @@ def equipment_of(machine):
                          "value": latest.get(v.key)} for v in live.values]}
 
 
-@bp.get("/equipment")
+@bp.get("/equipment", tags=["equipment"])
 @token_required()
 @bp.arguments(MachineQuery, location="query")
 @bp.response(200, page_schema(EquipmentSchema))
@@ -75,7 +75,7 @@ def list_equipment(args):
 
 
 
-@bp.get("/equipment/<string:code>/status")
+@bp.get("/equipment/<string:code>/status", tags=["equipment"])
 @token_required()
 @bp.response(200, EquipmentSchema)
 def equipment_status(code):

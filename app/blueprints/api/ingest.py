@@ -79,7 +79,7 @@ def _ingest_one(body, payload):
     return result
 
 
-@bp.post("/ingest")
+@bp.post("/ingest", tags=["ingest"])
 @csrf.exempt
 @bp.doc(**INGEST_DOC)
 def ingest():

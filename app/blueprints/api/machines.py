@@ -150,7 +150,7 @@ def _save(machine, values):
     services.set_machine_operators(machine, _operators(values["operator_ids"]))
 
 
-@bp.get("/machines")
+@bp.get("/machines", tags=["machines"])
 @token_required()
 @bp.arguments(MachineQuery, location="query")
 @bp.response(200, page_schema(MachineSchema))
@@ -163,7 +163,7 @@ def list_machines(args):
     return paginated(sorted_by(stmt, args["sort"], SORTS), args)
 
 
-@bp.post("/machines")
+@bp.post("/machines", tags=["machines"])
 @token_required(*roles.MANAGERS)
 @bp.etag
 @bp.arguments(MachineInput)
@@ -176,7 +176,7 @@ def create_machine(values):
     return machine, {"Location": url_for("api.get_machine", machine_id=machine.id)}
 
 
-@bp.get("/machines/<int:machine_id>")
+@bp.get("/machines/<int:machine_id>", tags=["machines"])
 @token_required()
 @bp.etag
 @bp.response(200, MachineSchema)
@@ -185,7 +185,7 @@ def get_machine(machine_id):
     return load_machine(machine_id)
 
 
-@bp.patch("/machines/<int:machine_id>")
+@bp.patch("/machines/<int:machine_id>", tags=["machines"])
 @token_required(*roles.MANAGERS)
 @bp.etag
 @bp.arguments(MachineChanges(partial=True))
@@ -199,7 +199,7 @@ def update_machine(changes, machine_id):
     return machine
 
 
-@bp.delete("/machines/<int:machine_id>")
+@bp.delete("/machines/<int:machine_id>", tags=["machines"])
 @token_required(*roles.MANAGERS)
 @bp.etag
 @bp.response(204)
