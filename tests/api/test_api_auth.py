@@ -172,3 +172,21 @@ def test_profile_update_uses_auth_rules_and_etags(client, make_user):
 
 def _logged_in(client, user):
     return ApiClient(client, log_in(client, user.username).json), user
+
+
+def test_an_expired_refresh_token_is_refused(app, client, make_user):
+    tokens = log_in(client, make_user("viewer").username).json
+    claims = jwt.decode(tokens["refresh_token"], app.config["JWT_SECRET_KEY"],
+                        algorithms=["HS256"])
+    claims["exp"] = datetime.now(UTC) - timedelta(seconds=1)
+    expired = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    response = client.post("/api/v1/auth/refresh", json={"refresh_token": expired})
+    assert response.status_code == 401 and _error(response) == "token_expired"
+
+
+def test_token_lifetimes_come_from_the_config(app, client, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "API_ACCESS_TOKEN_MINUTES", 1)
+    tokens = log_in(client, make_user("viewer").username).json
+    claims = jwt.decode(tokens["access_token"], app.config["JWT_SECRET_KEY"],
+                        algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 60 and tokens["expires_in"] == 60

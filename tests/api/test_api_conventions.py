@@ -85,3 +85,11 @@ def test_openapi_and_its_viewers_are_served_offline(client):
         html = client.get(page).get_data(as_text=True)
         assert asset in html and "cdn" not in html.lower()
         assert client.get(asset).status_code == 200
+
+
+def test_a_body_over_the_limit_is_413(app, api_as, monkeypatch):
+    api, _ = api_as("admin")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+    response = api.post(URL, json={"code": "BIG", "name": "x" * 2000})
+    assert response.status_code == 413
+    assert _error(response)["code"] == "payload_too_large"
