@@ -52,6 +52,10 @@ class Config:
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
 
     PAGE_SIZE = _int("PAGE_SIZE", 25)
+    # API bearer tokens (docs/api.md): signed with JWT_SECRET_KEY, or SECRET_KEY if unset.
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "")
+    API_ACCESS_TOKEN_MINUTES = _int("API_ACCESS_TOKEN_MINUTES", 15)
+    API_REFRESH_TOKEN_HOURS = _int("API_REFRESH_TOKEN_HOURS", 12)
     # Ten 10 MB photos in one form, with room to spare; anything bigger is refused before
     # Werkzeug spools it to disk.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 110 * 1024 * 1024)
@@ -96,6 +100,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
+    JWT_SECRET_KEY = "test-jwt-key-long-enough-for-hmac-sha256"
     SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get("TEST_DATABASE_URL", "")) or _database_url()
     REDIS_URL = os.environ.get("TEST_REDIS_URL", os.environ.get("REDIS_URL", Config.REDIS_URL))
     # Two test runs on one Redis (parallel checkouts) must not hear each other's events.

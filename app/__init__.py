@@ -110,8 +110,12 @@ def _register_blueprints(app):
 
 
 def _register_error_pages(app):
+    from app.blueprints.api.errors import http_error_response, is_api_request  # why: see create_app
+
     def page(status, template):
         def handler(error):
+            if is_api_request():  # no route matched, so the API's own handlers never ran
+                return http_error_response(error)
             return render_template(template, error=error), status
         return handler
 

@@ -16,3 +16,4 @@ from app.blueprints.logbook import models as logbook  # noqa: F401
 from app.blueprints.alerts import models as alerts  # noqa: F401
 from app.blueprints.tasks import models as tasks  # noqa: F401
 from app.blueprints.andon import models as andon  # noqa: F401
+from app.blueprints.api import models as api  # noqa: F401

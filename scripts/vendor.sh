@@ -13,6 +13,10 @@ assets=(
   "htmx-ext-ws@2.0.4 dist/ws.js              ws.js"
   "uplot@1.6.32      dist/uPlot.iife.min.js  uPlot.iife.min.js"
   "uplot@1.6.32      dist/uPlot.min.css      uPlot.min.css"
+  "swagger-ui-dist@5.35.0 swagger-ui-bundle.js              swagger-ui/swagger-ui-bundle.js"
+  "swagger-ui-dist@5.35.0 swagger-ui-standalone-preset.js   swagger-ui/swagger-ui-standalone-preset.js"
+  "swagger-ui-dist@5.35.0 swagger-ui.css                    swagger-ui/swagger-ui.css"
+  "redoc@2.5.4            bundles/redoc.standalone.js       redoc/redoc.standalone.js"
 )
 
 command -v npm >/dev/null || { echo "vendor.sh: npm is needed (apt-get install -y npm)" >&2; exit 1; }
@@ -32,6 +36,7 @@ for line in "${assets[@]}"; do
     tarball=$(cd "$pkgdir" && npm pack --silent "$spec")
     tar -xzf "$pkgdir/$tarball" -C "$pkgdir"
   fi
+  mkdir -p "$(dirname "$dest/$name")"
   cp "$pkgdir/package/$src" "$dest/$name"
   sum=$(sha256sum "$dest/$name" | cut -d' ' -f1)
   versions+="$spec $name $sum

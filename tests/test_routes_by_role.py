@@ -28,6 +28,7 @@ TASK_CREATORS = frozenset({"admin", "production_manager", "shift_manager", "engi
                            "maintenance"})
 PUBLIC = "public"      # anyone, logged in or not
 SOCKET = "socket"      # the /ws route, tested over a real socket in test_live.py
+API = "api"            # bearer tokens, not the session: tests/api/test_api_roles.py
 
 # endpoint → who may use it. Anonymous visitors are sent to the login page for all but PUBLIC.
 ROUTES = {
@@ -35,6 +36,23 @@ ROUTES = {
     "ops.health": PUBLIC,
     "auth.login": PUBLIC,
     "api.ingest": PUBLIC,  # machines sign each request instead of logging in
+    "api-docs.openapi_json": PUBLIC,
+    "api-docs.openapi_swagger_ui": PUBLIC,
+    "api-docs.openapi_redoc": PUBLIC,
+    "api.login": API,
+    "api.token": API,
+    "api.refresh": API,
+    "api.token_refresh": API,
+    "api.logout": API,
+    "api.profile": API,
+    "api.update_profile": API,
+    "api.list_machines": API,
+    "api.get_machine": API,
+    "api.create_machine": API,
+    "api.update_machine": API,
+    "api.delete_machine": API,
+    "api.list_equipment": API,
+    "api.equipment_status": API,
     "auth.logout": ALL,
     "live": SOCKET,
     "dashboard.home": ALL,
@@ -210,7 +228,7 @@ def _png(colour):
 
 def _routes(app, world):
     for rule in app.url_map.iter_rules():
-        if ROUTES[rule.endpoint] == SOCKET:
+        if ROUTES[rule.endpoint] in (SOCKET, API):
             continue
         url = rule.build({k: v for k, v in world.items() if k in rule.arguments},
                          append_unknown=False)[1]

@@ -1,7 +1,20 @@
-"""The JSON API under /api/v1: machines and vendors post readings here."""
+"""The JSON API under /api/v1: integrators' clients, and machines posting readings.
 
-from flask import Blueprint
+Conventions (errors, pagination, ETags, tokens) are written once here and described in
+docs/api.md; each resource module (auth, machines ...) calls its domain's services.
+"""
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+from flask_smorest import Blueprint
 
-from . import errors, ingest  # noqa: E402,F401
+from app.core.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1",
+               description="Floorline's JSON API (docs/api.md).")
+# Clients prove who they are with a bearer token, not a session cookie, so a forged
+# cross-site request has nothing to ride on. The HTML pages keep their CSRF check.
+csrf.exempt(bp)
+
+from . import auth, docs, equipment, errors, ingest, machines  # noqa: E402,F401
+
+# Recorded after every route above, so it runs after them and describes them all.
+bp.record_once(docs.document)

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 
+import marshmallow as ma
 from flask import current_app, jsonify, request
 
 from app.blueprints.telemetry import ingest as telemetry
@@ -13,6 +14,17 @@ from . import bp
 from .errors import ApiError
 
 SIGNATURE_HEADER = "X-Floorline-Signature"
+
+
+class IngestErrorSchema(ma.Schema):
+    """The webhook's own error shape, older than the API's and kept for the vendors."""
+
+    error = ma.fields.String(required=True)
+
+
+INGEST_DOC = {"security": [], "responses": {"default": {
+    "description": "Refused: {\"error\": \"<reason>\"} (the webhook's own shape)",
+    "content": {"application/json": {"schema": IngestErrorSchema}}}}}
 
 
 def signature_for(secret, body):
@@ -67,9 +79,11 @@ def _ingest_one(body, payload):
     return result
 
 
-@bp.post("/ingest")
+@bp.post("/ingest", tags=["ingest"])
 @csrf.exempt
+@bp.doc(**INGEST_DOC)
 def ingest():
+    """Readings from machines and vendors, signed with X-Floorline-Signature (README)."""
     body, payload = _read_body()
     if not isinstance(payload, dict):
         raise ApiError(422, "send one reading object or {\"readings\": [...]}")

@@ -317,3 +317,13 @@ def set_machine_operators(machine, operators):
     machine.operators = list(operators)
     db.session.flush()
     publish_after_commit("machine.updated", id=machine.id)
+
+
+def delete_machine(machine):
+    """Only a machine without readings goes: one that reported keeps its history and is
+    retired instead (status "retired")."""
+    if machine.state is not None:
+        raise ValidationFailed({"status": f"{machine.code} has reported readings; retire it "
+                                          "(status retired) to keep its history."})
+    db.session.delete(machine)
+    db.session.flush()

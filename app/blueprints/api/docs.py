@@ -1,0 +1,65 @@
+"""The OpenAPI description at /api/v1/openapi.json, with Swagger UI and ReDoc beside it.
+
+flask-smorest builds the description from the same marshmallow schemas that read the
+requests and shape the responses. The viewers' scripts are vendored in static/vendor
+(scripts/vendor.sh): plants are often offline, so no CDN.
+"""
+
+from flask_smorest import Api
+
+from . import bp
+from .errors import ErrorSchema
+
+# The sections of the description, in reading order.
+TAGS = [
+    {"name": "auth", "description": "Tokens and one's own profile."},
+    {"name": "machines", "description": "The machine registry (managers change it)."},
+    {"name": "equipment", "description": "Machines with their live values and connectivity."},
+    {"name": "ingest", "description": "Readings from machines, signed (README)."},
+]
+
+SETTINGS = {
+    "API_TITLE": "Floorline API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    "OPENAPI_REDOC_PATH": "redoc",
+    "OPENAPI_REDOC_URL": "/static/vendor/redoc/redoc.standalone.js",
+    "API_SPEC_OPTIONS": {
+        "components": {"securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "An access token from POST /api/v1/auth/login."}}},
+        "security": [{"bearerAuth": []}],
+        "info": {"description": "See docs/api.md for the conventions: errors, "
+                                "pagination, ETags, times, tokens."},
+    },
+}
+
+
+class FloorlineApi(Api):
+    """flask-smorest's Api, documenting our error shape and leaving error handling to us.
+
+    Its own handler would answer every HTTP error in the whole app with JSON, the HTML
+    pages' too; the API blueprint has its handlers (errors.py).
+    """
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        pass
+
+
+def document(state):
+    """When the blueprint joins an app, describe its routes there (the Api's own
+    register_blueprint would register the blueprint a second time)."""
+    app = state.app
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    api = FloorlineApi(app)
+    app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = api
+    bp.register_views_in_doc(api, app, api.spec, name=bp.name, parameters=None)
+    for tag in TAGS:
+        api.spec.tag(tag)

@@ -1,0 +1,95 @@
+"""Every API route, called with every role's token: allowed or forbidden as listed.
+
+The pages' table (tests/test_routes_by_role.py) lists these routes as API and leaves them
+to this one, since they take a bearer token instead of the session cookie.
+"""
+
+import pytest
+
+from tests.api.conftest import ApiClient, log_in
+
+# The expected policy, written out: a change to the app's role constants must fail here.
+ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenance", "quality",
+         "operator", "viewer")
+ALL = frozenset(ROLES)
+MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+PUBLIC = "public"  # no token needed
+
+ROUTES = {
+    "api.ingest": PUBLIC,  # machines sign each request instead
+    "api.login": PUBLIC,
+    "api.token": PUBLIC,
+    "api.refresh": PUBLIC,
+    "api.token_refresh": PUBLIC,
+    "api-docs.openapi_json": PUBLIC,
+    "api-docs.openapi_swagger_ui": PUBLIC,
+    "api-docs.openapi_redoc": PUBLIC,
+    "api.logout": ALL,
+    "api.profile": ALL,
+    "api.update_profile": ALL,
+    "api.list_machines": ALL,
+    "api.get_machine": ALL,
+    "api.create_machine": MANAGERS,
+    "api.update_machine": MANAGERS,
+    "api.delete_machine": MANAGERS,
+    "api.list_equipment": ALL,
+    "api.equipment_status": ALL,
+}
+
+
+def _api_rules(app):
+    return [rule for rule in app.url_map.iter_rules()
+            if rule.endpoint.split(".")[0] in ("api", "api-docs")]
+
+
+def test_every_api_route_is_listed(app):
+    registered = {rule.endpoint for rule in _api_rules(app)}
+    assert registered - ROUTES.keys() == set(), "add these routes to ROUTES"
+    assert ROUTES.keys() - registered == set(), "these listed routes no longer exist"
+
+
+def _calls(app, machine):
+    for rule in _api_rules(app):
+        url = rule.build({"machine_id": machine.id, "code": machine.code},
+                         append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint != "api.logout":  # would end the token half-way through
+                yield rule.endpoint, method, url
+
+
+def _problem(endpoint, role, response):
+    allowed, status = ROUTES[endpoint], response.status_code
+    if status >= 500:
+        return f"server error {status}"
+    if allowed == PUBLIC:
+        return None
+    if role is None:
+        return None if status == 401 else f"anonymous got {status}, expected 401"
+    if role in allowed:
+        return None if status not in (401, 403) else f"allowed but got {status}"
+    return None if status == 403 else f"forbidden but got {status}"
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_api_route_access(app, client, role, make_user, make_machine):
+    machine = make_machine()
+    if role is not None:
+        user = make_user(role)
+        if role == "operator":
+            machine = make_machine(operators=[user])
+    tokens = None if role is None else log_in(client, user.username).json
+    caller = ApiClient(client, tokens)
+    problems = []
+    for endpoint, method, url in _calls(app, machine):
+        body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        response = caller.open(method, url, **body)
+        problem = _problem(endpoint, role, response)
+        if problem:
+            problems.append(f"{method} {url} ({endpoint}) as {role or 'anonymous'}: {problem}")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_may_log_out(client, make_user, role):
+    api = ApiClient(client, log_in(client, make_user(role).username).json)
+    assert api.post("/api/v1/auth/logout").status_code == 204
