@@ -16,7 +16,7 @@ from app.core.extensions import db
 
 from . import bp
 from .errors import JsonError
-from .machines import SORTS, LineRefSchema, MachineQuery
+from .machines import SORTS, LineRefSchema, MachineQuery, machines_matching
 from .schemas import page_schema, paginated, sorted_by
 from .tokens import token_required
 
@@ -63,10 +63,7 @@ def equipment_of(machine):
 @bp.response(200, page_schema(EquipmentSchema))
 def list_equipment(args):
     """Machines with their latest values and connectivity (the seed's /equipment/status)."""
-    stmt = services.search_machines(
-        g.api_user, query=args.get("q", ""), line_id=args.get("line"),
-        department_id=args.get("department"), type_id=args.get("type"),
-        status=args.get("status", "")).options(
+    stmt = machines_matching(args).options(
         selectinload(Machine.state),
         selectinload(Machine.machine_type).selectinload(MachineType.metrics))
     page = paginated(sorted_by(stmt, args["sort"], SORTS), args)

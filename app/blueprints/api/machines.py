@@ -156,11 +156,15 @@ def _save(machine, values):
 @bp.response(200, page_schema(MachineSchema))
 def list_machines(args):
     """Machines the user may see (an operator: its own), filtered, sorted, a page at a time."""
-    stmt = services.search_machines(
+    return paginated(sorted_by(machines_matching(args), args["sort"], SORTS), args)
+
+
+def machines_matching(args):
+    """The machines the token's user may see that pass the list's filters (MachineQuery)."""
+    return services.search_machines(
         g.api_user, query=args.get("q", ""), line_id=args.get("line"),
         department_id=args.get("department"), type_id=args.get("type"),
         status=args.get("status", ""))
-    return paginated(sorted_by(stmt, args["sort"], SORTS), args)
 
 
 @bp.post("/machines", tags=["machines"])
