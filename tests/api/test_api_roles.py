@@ -34,6 +34,22 @@ ROUTES = {
     "api.delete_machine": MANAGERS,
     "api.list_equipment": ALL,
     "api.equipment_status": ALL,
+    "api.list_alerts": MANAGERS | {"operator"},
+    "api.get_alert": MANAGERS | {"operator"},
+    "api.acknowledge_alert": MANAGERS | {"operator"},
+    "api.comment_on_alert": MANAGERS | {"operator"},
+    "api.close_alert": MANAGERS,
+    "api.list_alert_rules": MANAGERS | {"operator"},
+    "api.get_alert_rule": MANAGERS | {"operator"},
+    "api.create_alert_rule": MANAGERS,
+    "api.update_alert_rule": MANAGERS,
+    "api.delete_alert_rule": MANAGERS,
+    "api.list_andon_events": ALL,
+    "api.get_andon_event": ALL,
+    "api.raise_andon_event": ALL - {"viewer"},
+    # The call below is a stoppage: managers and maintenance answer it (andon.access).
+    "api.acknowledge_andon_event": MANAGERS | {"maintenance"},
+    "api.resolve_andon_event": MANAGERS | {"maintenance"},
 }
 
 
@@ -48,9 +64,9 @@ def test_every_api_route_is_listed(app):
     assert ROUTES.keys() - registered == set(), "these listed routes no longer exist"
 
 
-def _calls(app, machine):
+def _calls(app, machine, ids):
     for rule in _api_rules(app):
-        url = rule.build({"machine_id": machine.id, "code": machine.code},
+        url = rule.build({"machine_id": machine.id, "code": machine.code, **ids},
                          append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if rule.endpoint != "api.logout":  # would end the token half-way through
@@ -71,16 +87,20 @@ def _problem(endpoint, role, response):
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])
-def test_api_route_access(app, client, role, make_user, make_machine):
+def test_api_route_access(app, client, role, make_user, make_machine, make_alert_rule,
+                          make_alert, make_andon_call):
     machine = make_machine()
     if role is not None:
         user = make_user(role)
         if role == "operator":
             machine = make_machine(operators=[user])
+    rule = make_alert_rule(machine=machine)
+    ids = {"alert_id": make_alert(rule).id, "rule_id": rule.id,
+           "call_id": make_andon_call(machine).id}
     tokens = None if role is None else log_in(client, user.username).json
     caller = ApiClient(client, tokens)
     problems = []
-    for endpoint, method, url in _calls(app, machine):
+    for endpoint, method, url in _calls(app, machine, ids):
         body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
         response = caller.open(method, url, **body)
         problem = _problem(endpoint, role, response)

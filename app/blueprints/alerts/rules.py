@@ -239,9 +239,13 @@ def delete_rule(rule):
     db.session.flush()
 
 
+def rules_listed():
+    """A select of every rule, the enabled first, by name (the page's and the API's list)."""
+    return select(AlertRule).order_by(AlertRule.enabled.desc(), AlertRule.name, AlertRule.id)
+
+
 def list_rules(page=1, per_page=25):
-    stmt = select(AlertRule).order_by(AlertRule.enabled.desc(), AlertRule.name, AlertRule.id)
-    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    return db.paginate(rules_listed(), page=page, per_page=per_page, error_out=False)
 
 
 def describe(rule):

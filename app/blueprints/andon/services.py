@@ -53,6 +53,21 @@ def visible_calls(user):
     return stmt
 
 
+def search_calls(user, status="", kind="", machine_id=None, line_id=None):
+    """A select of the calls `user` may see, narrowed by status, kind, machine and line."""
+    stmt = visible_calls(user)
+    if status:
+        stmt = stmt.where(AndonCall.status == status)
+    if kind:
+        stmt = stmt.where(AndonCall.kind == kind)
+    if machine_id:
+        stmt = stmt.where(AndonCall.machine_id == machine_id)
+    if line_id:
+        stmt = stmt.where(AndonCall.machine_id.in_(select(Machine.id).where(
+            Machine.line_id == line_id)))
+    return _with_people(stmt).order_by(AndonCall.raised_at.desc(), AndonCall.id.desc())
+
+
 def _with_people(stmt):
     return stmt.options(selectinload(AndonCall.machine).selectinload(Machine.line),
                         selectinload(AndonCall.raised_by),

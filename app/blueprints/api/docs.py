@@ -16,6 +16,10 @@ TAGS = [
     {"name": "machines", "description": "The machine registry (managers change it)."},
     {"name": "equipment", "description": "Machines with their live values and connectivity."},
     {"name": "ingest", "description": "Readings from machines, signed (README)."},
+    {"name": "alerts", "description": "Alerts raised by the rules: acknowledge, comment, "
+                                      "close."},
+    {"name": "alert-rules", "description": "What raises alerts (managers change them)."},
+    {"name": "andon", "description": "Calls for help from the floor, and answering them."},
 ]
 
 SETTINGS = {

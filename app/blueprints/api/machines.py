@@ -111,7 +111,7 @@ def load_machine(machine_id):
     return machine
 
 
-def _existing(model, ident, field):
+def existing(model, ident, field):
     if ident is None:
         return None
     row = db.session.get(model, ident)
@@ -141,9 +141,9 @@ def _values_of(machine):
 def _save(machine, values):
     services.save_machine(
         machine, code=values["code"], name=values["name"],
-        machine_type=_existing(MachineType, values["machine_type_id"], "machine_type_id"),
-        department=_existing(Department, values["department_id"], "department_id"),
-        line=_existing(Line, values["line_id"], "line_id"),
+        machine_type=existing(MachineType, values["machine_type_id"], "machine_type_id"),
+        department=existing(Department, values["department_id"], "department_id"),
+        line=existing(Line, values["line_id"], "line_id"),
         vendor_id=values["vendor_id"], data_url=values["data_url"],
         polling_enabled=values["polling_enabled"], status=values["status"],
         location=values["location"], notes=values["notes"])

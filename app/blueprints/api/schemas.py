@@ -105,3 +105,26 @@ def paginated(stmt, args):
             "links": {"self": _link(page.page), "first": _link(1), "last": _link(last),
                       "next": _link(page.page + 1) if page.has_next else None,
                       "prev": _link(min(page.page - 1, last)) if page.page > 1 else None}}
+
+
+class PersonSchema(ma.Schema):
+    """A user as others see them: id and display name."""
+
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True, attribute="display_name")
+
+
+class MachineRefSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
+class HistoryEventSchema(ma.Schema):
+    """One line of a thing's history (core.models.HistoryEventMixin)."""
+
+    at = ma.fields.DateTime(required=True)
+    kind = ma.fields.String(required=True)
+    detail = ma.fields.String(required=True)
+    actor = ma.fields.Nested(PersonSchema, required=True, allow_none=True, metadata={
+        "description": "Who did it; null for what Floorline did by itself."})
