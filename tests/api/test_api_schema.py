@@ -37,8 +37,11 @@ def _check(operation, headers):
     run()
 
 
-def test_the_api_keeps_its_description(app, client, make_user, make_machine):
-    make_machine()  # something for the item routes to find
+def test_the_api_keeps_its_description(app, client, make_user, make_machine, make_alert_rule,
+                                       make_alert, make_andon_call):
+    machine = make_machine()  # something for the item routes to find
+    make_alert(make_alert_rule(machine=machine))
+    make_andon_call(machine)
     manager = make_user("production_manager")
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _fresh_contexts(app))
     failures, operations = [], 0
