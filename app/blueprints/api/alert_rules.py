@@ -14,8 +14,8 @@ from app.blueprints.machines.models import Machine, MachineType
 from app.core.extensions import db
 
 from . import bp
-from .errors import JsonError
 from .machines import existing
+from .rows import get_visible
 from .schemas import (
     Id,
     MachineRefSchema,
@@ -26,7 +26,6 @@ from .schemas import (
     paginated,
     sort_field,
     sorted_by,
-    valid_id,
 )
 from .tokens import token_required
 
@@ -107,10 +106,7 @@ NEW_RULE = {"kind": "threshold", "machine_type_id": None, "machine_id": None,
 
 
 def load_rule(rule_id):
-    rule = db.session.get(AlertRule, rule_id) if valid_id(rule_id) else None
-    if rule is None:
-        raise JsonError(404, "not_found", f"No alert rule with id {rule_id}.")
-    return rule
+    return get_visible(AlertRule, rule_id, "alert rule")
 
 
 def _values_of(rule):

@@ -16,7 +16,7 @@ from app.blueprints.auth import roles
 from app.core.extensions import db
 
 from . import bp
-from .errors import JsonError
+from .rows import get_visible
 from .schemas import (
     HistoryEventSchema,
     Id,
@@ -29,7 +29,6 @@ from .schemas import (
     paginated,
     sort_field,
     sorted_by,
-    valid_id,
 )
 from .tokens import token_required
 
@@ -96,12 +95,8 @@ class CloseInput(ma.Schema):
 
 def load_alert(alert_id):
     """The alert, 404 when there is none, 403 when the user may not see it (as pages)."""
-    alert = db.session.get(Alert, alert_id) if valid_id(alert_id) else None
-    if alert is None:
-        raise JsonError(404, "not_found", f"No alert with id {alert_id}.")
-    if not can_see_alert(g.api_user, alert):
-        raise JsonError(403, "forbidden", "This alert's machine is not one of yours.")
-    return alert
+    return get_visible(Alert, alert_id, "alert", can_see_alert,
+                       "This alert's machine is not one of yours.")
 
 
 def _alert_url(alert):

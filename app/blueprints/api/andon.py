@@ -18,6 +18,7 @@ from app.core.extensions import db
 from . import bp
 from .errors import JsonError
 from .machines import load_machine
+from .rows import get_visible
 from .schemas import (
     HistoryEventSchema,
     Id,
@@ -29,7 +30,6 @@ from .schemas import (
     paginated,
     sort_field,
     sorted_by,
-    valid_id,
 )
 from .tokens import token_required
 
@@ -95,12 +95,8 @@ class ResolveInput(ma.Schema):
 
 def load_call(call_id):
     """The call, 404 when there is none, 403 when its machine is not the user's."""
-    call = db.session.get(AndonCall, call_id) if valid_id(call_id) else None
-    if call is None:
-        raise JsonError(404, "not_found", f"No andon call with id {call_id}.")
-    if not can_see_call(g.api_user, call):
-        raise JsonError(403, "forbidden", "This call's machine is not one of yours.")
-    return call
+    return get_visible(AndonCall, call_id, "andon call", can_see_call,
+                       "This call's machine is not one of yours.")
 
 
 def _call_url(call):

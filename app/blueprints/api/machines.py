@@ -22,7 +22,7 @@ from app.core.errors import ValidationFailed
 from app.core.extensions import db
 
 from . import bp
-from .errors import JsonError
+from .rows import get_visible
 from .schemas import (
     Id,
     PageQuery,
@@ -32,7 +32,6 @@ from .schemas import (
     paginated,
     sort_field,
     sorted_by,
-    valid_id,
 )
 from .tokens import token_required
 
@@ -103,12 +102,8 @@ NEW_MACHINE = {"department_id": None, "line_id": None, "location": "", "vendor_i
 
 def load_machine(machine_id):
     """The machine, 404 when there is none, 403 when the user may not see it (as pages)."""
-    machine = db.session.get(Machine, machine_id) if valid_id(machine_id) else None
-    if machine is None:
-        raise JsonError(404, "not_found", f"No machine with id {machine_id}.")
-    if not services.can_see_machine(g.api_user, machine):
-        raise JsonError(403, "forbidden", "This machine is not one of yours.")
-    return machine
+    return get_visible(Machine, machine_id, "machine", services.can_see_machine,
+                       "This machine is not one of yours.")
 
 
 def existing(model, ident, field):
