@@ -3,7 +3,7 @@ alerts.rules, whose checks (which know the metric) give the 422 messages.
 """
 
 import marshmallow as ma
-from flask import g, url_for
+from flask import g
 from marshmallow import validate
 
 from app.blueprints.alerts import rules
@@ -15,7 +15,7 @@ from app.core.extensions import db
 
 from . import bp
 from .machines import existing
-from .rows import get_visible
+from .rows import created, get_visible
 from .schemas import (
     Id,
     MachineRefSchema,
@@ -151,8 +151,7 @@ def create_alert_rule(values):
     """Add a rule (managers)."""
     rule = AlertRule()
     _save(rule, {**NEW_RULE, **values})
-    db.session.commit()
-    return rule, {"Location": url_for("api.get_alert_rule", rule_id=rule.id)}
+    return created(rule, "api.get_alert_rule", rule_id=rule.id)
 
 
 @bp.get("/alert-rules/<int:rule_id>", tags=["alert-rules"])

@@ -6,7 +6,7 @@ pages); closing is for managers.
 """
 
 import marshmallow as ma
-from flask import g, url_for
+from flask import g
 from marshmallow import validate
 
 from app.blueprints.alerts import alert_services
@@ -16,7 +16,7 @@ from app.blueprints.auth import roles
 from app.core.extensions import db
 
 from . import bp
-from .rows import get_visible
+from .rows import created, get_visible
 from .schemas import (
     HistoryEventSchema,
     Id,
@@ -99,10 +99,6 @@ def load_alert(alert_id):
                        "This alert's machine is not one of yours.")
 
 
-def _alert_url(alert):
-    return url_for("api.get_alert", alert_id=alert.id)
-
-
 @bp.get("/alerts", tags=["alerts"])
 @token_required(*ALERT_READERS)
 @bp.arguments(AlertQuery, location="query")
@@ -144,8 +140,7 @@ def acknowledge_alert(alert_id):
 def comment_on_alert(values, alert_id):
     """Add a comment to the alert's history."""
     alert = alert_services.comment_on_alert(load_alert(alert_id), g.api_user, values["text"])
-    db.session.commit()
-    return alert, {"Location": _alert_url(alert)}
+    return created(alert, "api.get_alert", alert_id=alert.id)
 
 
 @bp.post("/alerts/<int:alert_id>/close", tags=["alerts"])

@@ -18,7 +18,7 @@ from app.core.extensions import db
 from . import bp
 from .errors import JsonError
 from .machines import load_machine
-from .rows import get_visible
+from .rows import created, get_visible
 from .schemas import (
     HistoryEventSchema,
     Id,
@@ -138,8 +138,7 @@ def raise_andon_event(values):
     except services.DuplicateCall as duplicate:
         raise JsonError(409, "conflict", str(duplicate), fields=duplicate.errors,
                         headers={"Location": _call_url(duplicate.existing)}) from None
-    db.session.commit()
-    return call, {"Location": _call_url(call)}
+    return created(call, "api.get_andon_event", call_id=call.id)
 
 
 @bp.post("/andon/events/<int:call_id>/acknowledge", tags=["andon"])

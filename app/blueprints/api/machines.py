@@ -5,7 +5,7 @@ delete for managers, all through machines.services; an operator sees only its ma
 """
 
 import marshmallow as ma
-from flask import g, url_for
+from flask import g
 from marshmallow import validate
 
 from app.blueprints.auth import roles
@@ -22,7 +22,7 @@ from app.core.errors import ValidationFailed
 from app.core.extensions import db
 
 from . import bp
-from .rows import get_visible
+from .rows import created, get_visible
 from .schemas import (
     Id,
     PageQuery,
@@ -171,8 +171,7 @@ def create_machine(values):
     """Add a machine (managers)."""
     machine = Machine()
     _save(machine, {**NEW_MACHINE, **values})
-    db.session.commit()
-    return machine, {"Location": url_for("api.get_machine", machine_id=machine.id)}
+    return created(machine, "api.get_machine", machine_id=machine.id)
 
 
 @bp.get("/machines/<int:machine_id>", tags=["machines"])

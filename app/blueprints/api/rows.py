@@ -1,7 +1,7 @@
 """One row for an endpoint: 404 when there is none, 403 when the token's user may not see it
 (the same check the pages make)."""
 
-from flask import g
+from flask import g, url_for
 
 from app.core.extensions import db
 
@@ -18,3 +18,9 @@ def get_visible(model, ident, name, may_see=None, refusal=""):
     if may_see is not None and not may_see(g.api_user, row):
         raise JsonError(403, "forbidden", refusal)
     return row
+
+
+def created(row, endpoint, **ids):
+    """Commit a row the request made; 201 with where to find it (`endpoint` with `ids`)."""
+    db.session.commit()
+    return row, {"Location": url_for(endpoint, **ids)}
