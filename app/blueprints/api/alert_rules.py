@@ -11,11 +11,10 @@ from app.blueprints.alerts.access import ALERT_READERS
 from app.blueprints.alerts.models import AlertRule
 from app.blueprints.auth import roles
 from app.blueprints.machines.models import Machine, MachineType
-from app.core.extensions import db
 
 from . import bp
 from .machines import existing
-from .rows import created, get_visible
+from .rows import changed, created, get_visible
 from .schemas import (
     Id,
     MachineRefSchema,
@@ -171,11 +170,8 @@ def get_alert_rule(rule_id):
 def update_alert_rule(changes, rule_id):
     """Change some fields of a rule (managers; If-Match required). A rule that is switched
     off raises nothing new; its timing starts afresh after any change."""
-    rule = load_rule(rule_id)
-    bp.check_etag(rule, AlertRuleSchema)
-    _save(rule, {**_values_of(rule), **changes})
-    db.session.commit()
-    return rule
+    return changed(load_rule(rule_id), AlertRuleSchema,
+                   lambda rule: _save(rule, {**_values_of(rule), **changes}))
 
 
 @bp.delete("/alert-rules/<int:rule_id>", tags=["alert-rules"])
@@ -185,7 +181,4 @@ def update_alert_rule(changes, rule_id):
 def delete_alert_rule(rule_id):
     """Delete a rule that never raised an alert (managers; If-Match required); one that
     did keeps their history: disable it instead (PATCH enabled=false)."""
-    rule = load_rule(rule_id)
-    bp.check_etag(rule, AlertRuleSchema)
-    rules.delete_rule(rule)
-    db.session.commit()
+    changed(load_rule(rule_id), AlertRuleSchema, rules.delete_rule)

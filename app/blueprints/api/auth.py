@@ -14,6 +14,7 @@ from app.core.extensions import db
 
 from . import bp, tokens
 from .errors import JsonError
+from .rows import changed
 from .schemas import RefSchema, Text
 
 SHIFTS = [code for code, _ in roles.SHIFTS if code]
@@ -151,9 +152,6 @@ def profile():
 @bp.response(200, ProfileSchema)
 def update_profile(changes):
     """Change one's own details (send If-Match with the ETag of the GET)."""
-    user = g.api_user
-    bp.check_etag(user, ProfileSchema)
-    services.update_profile(user, changes["full_name"], changes["employee_number"],
-                            changes["phone"], changes["shift"])
-    db.session.commit()
-    return user
+    return changed(g.api_user, ProfileSchema, lambda user: services.update_profile(
+        user, changes["full_name"], changes["employee_number"], changes["phone"],
+        changes["shift"]))

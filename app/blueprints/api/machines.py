@@ -22,7 +22,7 @@ from app.core.errors import ValidationFailed
 from app.core.extensions import db
 
 from . import bp
-from .rows import created, get_visible
+from .rows import changed, created, get_visible
 from .schemas import (
     Id,
     PageQuery,
@@ -190,11 +190,8 @@ def get_machine(machine_id):
 @bp.response(200, MachineSchema)
 def update_machine(changes, machine_id):
     """Change some fields of a machine (managers; If-Match required)."""
-    machine = load_machine(machine_id)
-    bp.check_etag(machine, MachineSchema)
-    _save(machine, {**_values_of(machine), **changes})
-    db.session.commit()
-    return machine
+    return changed(load_machine(machine_id), MachineSchema,
+                   lambda machine: _save(machine, {**_values_of(machine), **changes}))
 
 
 @bp.delete("/machines/<int:machine_id>", tags=["machines"])
@@ -203,7 +200,4 @@ def update_machine(changes, machine_id):
 @bp.response(204)
 def delete_machine(machine_id):
     """Delete a machine that never reported (managers; If-Match required)."""
-    machine = load_machine(machine_id)
-    bp.check_etag(machine, MachineSchema)
-    services.delete_machine(machine)
-    db.session.commit()
+    changed(load_machine(machine_id), MachineSchema, services.delete_machine)

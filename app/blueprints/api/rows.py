@@ -5,6 +5,7 @@ from flask import g, url_for
 
 from app.core.extensions import db
 
+from . import bp
 from .errors import JsonError
 from .schemas import valid_id
 
@@ -24,3 +25,11 @@ def created(row, endpoint, **ids):
     """Commit a row the request made; 201 with where to find it (`endpoint` with `ids`)."""
     db.session.commit()
     return row, {"Location": url_for(endpoint, **ids)}
+
+
+def changed(row, schema, change):
+    """`change(row)` if the client's If-Match is `row`'s ETag (else 412/428), committed."""
+    bp.check_etag(row, schema)
+    change(row)
+    db.session.commit()
+    return row
