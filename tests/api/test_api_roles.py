@@ -13,6 +13,7 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
          "operator", "viewer")
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
 PUBLIC = "public"  # no token needed
 
 ROUTES = {
@@ -34,7 +35,16 @@ ROUTES = {
     "api.delete_machine": MANAGERS,
     "api.list_equipment": ALL,
     "api.equipment_status": ALL,
+    "api.list_tasks": ALL,
+    "api.get_task": ALL,
+    "api.create_task": TASK_CREATORS,
+    "api.update_task": TASK_CREATORS,
+    "api.change_task_status": ALL,
 }
+
+
+# Ids of nothing: the role check answers before the lookup's 404.
+OTHER_IDS = {"task_id": 999_999}
 
 
 def _api_rules(app):
@@ -50,7 +60,7 @@ def test_every_api_route_is_listed(app):
 
 def _calls(app, machine):
     for rule in _api_rules(app):
-        url = rule.build({"machine_id": machine.id, "code": machine.code},
+        url = rule.build({"machine_id": machine.id, "code": machine.code, **OTHER_IDS},
                          append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if rule.endpoint != "api.logout":  # would end the token half-way through
