@@ -14,6 +14,7 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
 TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
+REPORTERS = ALL - {"viewer"}
 PUBLIC = "public"  # no token needed
 
 ROUTES = {
@@ -40,11 +41,19 @@ ROUTES = {
     "api.create_task": TASK_CREATORS,
     "api.update_task": TASK_CREATORS,
     "api.change_task_status": ALL,
+    "api.list_issues": ALL,
+    "api.get_issue": ALL,
+    "api.report_issue": REPORTERS,
+    "api.update_issue": REPORTERS,
+    "api.change_issue_status": REPORTERS,
+    "api.add_issue_remedy": REPORTERS,
+    "api.upload_issue_attachment": REPORTERS,
+    "api.get_attachment": ALL,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
-OTHER_IDS = {"task_id": 999_999}
+OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999}
 
 
 def _api_rules(app):

@@ -14,7 +14,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1",
 # cross-site request has nothing to ride on. The HTML pages keep their CSRF check.
 csrf.exempt(bp)
 
-from . import auth, docs, equipment, errors, ingest, machines, tasks  # noqa: E402,F401
+from . import auth, docs, equipment, errors, ingest, issues, machines, tasks  # noqa: E402,F401
 
 # Recorded after every route above, so it runs after them and describes them all.
 bp.record_once(docs.document)

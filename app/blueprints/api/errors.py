@@ -101,10 +101,14 @@ def _text(errors):
     return str(errors)
 
 
+# The readings webhook parses its own body; uploads come as multipart/form-data.
+NOT_JSON = {"api.ingest", "api.upload_issue_attachment"}
+
+
 @bp.before_request
 def require_json_body():
     """A body in another format is refused as such, not misread as missing fields."""
-    if request.endpoint == "api.ingest" or request.method not in JSON_METHODS:
+    if request.endpoint in NOT_JSON or request.method not in JSON_METHODS:
         return None
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return None
