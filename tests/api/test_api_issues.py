@@ -141,7 +141,15 @@ def test_uploads_are_checked_as_on_the_page(api_as, make_machine, app, monkeypat
     url = f"{URL}/{issue.id}/attachments"
     fake = api.post(url, data={"photo": (io.BytesIO(b"%PDF-1.4 not a photo"), "x.png")},
                     content_type="multipart/form-data")
-    assert fake.status_code == 422 and "photo" in fake.json["error"]["fields"]
+    assert fake.status_code == 415 and "photo" in fake.json["error"]["fields"]
+    named = api.post(url, data={"photo": (io.BytesIO(_png()), "x.pdf")},
+                     content_type="multipart/form-data")
+    assert named.status_code == 415
+    monkeypatch.setitem(app.config, "UPLOAD_MAX_BYTES", 100)
+    big = api.post(url, data={"photo": (io.BytesIO(_png() + bytes(200)), "big.png")},
+                   content_type="multipart/form-data")
+    assert big.status_code == 413 and big.json["error"]["code"] == "payload_too_large"
+    monkeypatch.setitem(app.config, "UPLOAD_MAX_BYTES", 10_000_000)
     monkeypatch.setitem(app.config, "UPLOAD_MAX_PER_ISSUE", 1)
     png = {"photo": (io.BytesIO(_png()), "a.png")}
     assert api.post(url, data=png, content_type="multipart/form-data").status_code == 201

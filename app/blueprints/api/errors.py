@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import jsonify, request
 from sqlalchemy.exc import IntegrityError
 
+from app.core import uploads
 from app.core.errors import Forbidden, ValidationFailed
 from app.core.extensions import db
 
@@ -136,6 +137,18 @@ def json_error(error):
 def validation_failed(error):
     db.session.rollback()
     return error_response(422, CODES[422], str(error), error.errors)
+
+
+@bp.errorhandler(uploads.FileTooLarge)
+def file_too_large(error):
+    db.session.rollback()
+    return error_response(413, CODES[413], str(error), error.errors)
+
+
+@bp.errorhandler(uploads.WrongKindOfFile)
+def wrong_kind_of_file(error):
+    db.session.rollback()
+    return error_response(415, CODES[415], str(error), error.errors)
 
 
 @bp.errorhandler(Forbidden)
