@@ -69,7 +69,8 @@ class RemedySchema(ma.Schema):
     performed_at = ma.fields.DateTime(required=True)
     minutes_spent = ma.fields.Integer(required=True)
     parts = ma.fields.List(ma.fields.Nested(PartSchema), required=True)
-    parts_cost = ma.fields.Decimal(required=True, as_string=True)
+    parts_cost = ma.fields.Decimal(required=True, as_string=True, metadata={
+        "type": "string", "description": "Money, two decimals, as text."})
 
 
 class AttachmentSchema(ma.Schema):
@@ -277,8 +278,9 @@ def upload_issue_attachment(files, issue_id):
 
 @bp.get("/attachments/<int:attachment_id>", tags=["issues"])
 @token_required()
-@bp.response(200, {"format": "binary", "type": "string"},
-             content_type="application/octet-stream")
+@bp.doc(responses={"200": {"description": "The photo or video as uploaded.", "content": {
+    kind: {"schema": {"type": "string", "format": "binary"}}
+    for kind in ("image/*", "video/*")}}})
 def get_attachment(attachment_id):
     """The file itself, for whoever may see its issue."""
     attachment = db.session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
