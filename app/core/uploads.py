@@ -51,6 +51,14 @@ VIDEO_BRANDS = {b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b
 PENDING_FILES = "floorline_new_upload_files"
 
 
+class FileTooLarge(ValidationFailed):
+    """The file is over UPLOAD_MAX_BYTES (the API answers 413, the pages a form error)."""
+
+
+class WrongKindOfFile(ValidationFailed):
+    """The file's content or name is not an allowed kind (the API answers 415)."""
+
+
 class Sniffed:
     """What the first bytes say a file is."""
 
@@ -204,7 +212,7 @@ def receive_file(file_storage, directory, max_bytes, original):
             while chunk := stream.read(CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise ValidationFailed({FIELD: f"“{original}” is larger than "
+                    raise FileTooLarge({FIELD: f"“{original}” is larger than "
                                                    f"{megabytes(max_bytes)}. Take a shorter "
                                                    "video or a smaller photo."})
                 out.write(chunk)

@@ -13,6 +13,8 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
          "operator", "viewer")
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
+REPORTERS = ALL - {"viewer"}
 PUBLIC = "public"  # no token needed
 
 ROUTES = {
@@ -50,7 +52,24 @@ ROUTES = {
     # The call below is a stoppage: managers and maintenance answer it (andon.access).
     "api.acknowledge_andon_event": MANAGERS | {"maintenance"},
     "api.resolve_andon_event": MANAGERS | {"maintenance"},
+    "api.list_tasks": ALL,
+    "api.get_task": ALL,
+    "api.create_task": TASK_CREATORS,
+    "api.update_task": TASK_CREATORS,
+    "api.change_task_status": ALL,
+    "api.list_issues": ALL,
+    "api.get_issue": ALL,
+    "api.report_issue": REPORTERS,
+    "api.update_issue": REPORTERS,
+    "api.change_issue_status": REPORTERS,
+    "api.add_issue_remedy": REPORTERS,
+    "api.upload_issue_attachment": REPORTERS,
+    "api.get_attachment": ALL,
 }
+
+
+# Ids of nothing: the role check answers before the lookup's 404.
+OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999}
 
 
 def _api_rules(app):
@@ -66,7 +85,7 @@ def test_every_api_route_is_listed(app):
 
 def _calls(app, machine, ids):
     for rule in _api_rules(app):
-        url = rule.build({"machine_id": machine.id, "code": machine.code, **ids},
+        url = rule.build({"machine_id": machine.id, "code": machine.code, **OTHER_IDS, **ids},
                          append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if rule.endpoint != "api.logout":  # would end the token half-way through

@@ -14,7 +14,19 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1",
 # cross-site request has nothing to ride on. The HTML pages keep their CSRF check.
 csrf.exempt(bp)
 
-from . import alert_rules, alerts, andon, auth, docs, equipment, errors, ingest, machines  # noqa: E402,F401  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+               alert_rules,
+               alerts,
+               andon,
+               auth,
+               docs,
+               equipment,
+               errors,
+               ingest,
+               issues,
+               machines,
+               tasks,
+)
 
 # Recorded after every route above, so it runs after them and describes them all.
 bp.record_once(docs.document)

@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import jsonify, request
 from sqlalchemy.exc import IntegrityError
 
+from app.core import uploads
 from app.core.errors import Forbidden, ValidationFailed
 from app.core.extensions import db
 
@@ -101,10 +102,14 @@ def _text(errors):
     return str(errors)
 
 
+# The readings webhook parses its own body; uploads come as multipart/form-data.
+NOT_JSON = {"api.ingest", "api.upload_issue_attachment"}
+
+
 @bp.before_request
 def require_json_body():
     """A body in another format is refused as such, not misread as missing fields."""
-    if request.endpoint == "api.ingest" or request.method not in JSON_METHODS:
+    if request.endpoint in NOT_JSON or request.method not in JSON_METHODS:
         return None
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return None
@@ -132,6 +137,18 @@ def json_error(error):
 def validation_failed(error):
     db.session.rollback()
     return error_response(422, CODES[422], str(error), error.errors)
+
+
+@bp.errorhandler(uploads.FileTooLarge)
+def file_too_large(error):
+    db.session.rollback()
+    return error_response(413, CODES[413], str(error), error.errors)
+
+
+@bp.errorhandler(uploads.WrongKindOfFile)
+def wrong_kind_of_file(error):
+    db.session.rollback()
+    return error_response(415, CODES[415], str(error), error.errors)
 
 
 @bp.errorhandler(Forbidden)

@@ -38,7 +38,8 @@ def save_upload(issue, file_storage, user, remedy=None):
     ext = uploads.extension_of(original)
     if ext not in uploads.ALLOWED_EXTENSIONS:
         raise _refused(f"“{original}” is not a photo or video: use "
-                       + ", ".join(uploads.ALLOWED_EXTENSIONS) + " files.")
+                       + ", ".join(uploads.ALLOWED_EXTENSIONS) + " files.",
+                       uploads.WrongKindOfFile)
     _check_room(issue, current_app.config["UPLOAD_MAX_PER_ISSUE"])
     stored = uploads.store(file_storage, original,
                            lambda sniffed, head: _check_kind(original, ext, sniffed, head))
@@ -59,20 +60,22 @@ def save_upload(issue, file_storage, user, remedy=None):
     return attachment
 
 
-def _refused(message):
-    return ValidationFailed({uploads.FIELD: message})
+def _refused(message, kind=ValidationFailed):
+    return kind({uploads.FIELD: message})
 
 
 def _check_kind(original, ext, sniffed, head):
     """The content must be a photo or video, and the kind its name says."""
     if sniffed is None:
         raise _refused(f"“{original}” is {uploads.describe_content(head)}, not a photo or "
-                       "video. Use JPEG, PNG or GIF photos and MP4, MOV or AVI videos.")
+                       "video. Use JPEG, PNG or GIF photos and MP4, MOV or AVI videos.",
+                       uploads.WrongKindOfFile)
     wanted_kind = "image" if ext in uploads.IMAGE_EXTENSIONS else "video"
     if sniffed.kind != wanted_kind:
         raise _refused(f"“{original}” is named as a {_kind_word(wanted_kind)} but its "
                        f"content is a {_kind_word(sniffed.kind)} "
-                       f"({sniffed.extension.upper()}). Rename it or choose another file.")
+                       f"({sniffed.extension.upper()}). Rename it or choose another file.",
+                       uploads.WrongKindOfFile)
 
 
 def _kind_word(kind):
