@@ -10,6 +10,7 @@ import string
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 
 from app.blueprints.machines.models import Machine, MachineType
 from app.core.errors import ValidationFailed
@@ -241,7 +242,9 @@ def delete_rule(rule):
 
 def rules_listed():
     """A select of every rule, the enabled first, by name (the page's and the API's list)."""
-    return select(AlertRule).order_by(AlertRule.enabled.desc(), AlertRule.name, AlertRule.id)
+    return select(AlertRule).options(
+        selectinload(AlertRule.machine_type), selectinload(AlertRule.machine)).order_by(
+        AlertRule.enabled.desc(), AlertRule.name, AlertRule.id)
 
 
 def list_rules(page=1, per_page=25):

@@ -7,6 +7,7 @@ delete for managers, all through machines.services; an operator sees only its ma
 import marshmallow as ma
 from flask import g
 from marshmallow import validate
+from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
@@ -151,7 +152,8 @@ def _save(machine, values):
 @bp.response(200, page_schema(MachineSchema))
 def list_machines(args):
     """Machines the user may see (an operator: its own), filtered, sorted, a page at a time."""
-    return paginated(sorted_by(machines_matching(args), args["sort"], SORTS), args)
+    stmt = machines_matching(args).options(selectinload(Machine.operators))
+    return paginated(sorted_by(stmt, args["sort"], SORTS), args)
 
 
 def machines_matching(args):

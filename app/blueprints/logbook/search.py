@@ -183,7 +183,7 @@ def search_issues(user, filters):
 
 def with_list_details(stmt):
     return stmt.options(selectinload(Issue.machine).selectinload(Machine.line),
-                        selectinload(Issue.assigned_to))
+                        selectinload(Issue.assigned_to), selectinload(Issue.reported_by))
 
 
 def filter_choices(user):

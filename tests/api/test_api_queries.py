@@ -1,0 +1,37 @@
+"""A list endpoint costs the same few queries for a short page as for a full one (no query
+per row); the same guard as the pages' lists."""
+
+import pytest
+
+
+def _queries(count_queries, api, url):
+    with count_queries() as statements:
+        response = api.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return len(statements)
+
+
+@pytest.fixture
+def rows(make_machine, make_issue, make_task, make_alert_rule, make_alert, make_andon_call):
+    """Adds `n` of every listed thing, each on a machine of its own."""
+    def add(n):
+        for i in range(n):
+            machine = make_machine()
+            make_issue(machine=machine)
+            make_task(machine, title=f"Task {i}")
+            make_alert(make_alert_rule(machine=machine, name=f"Rule {machine.code}"))
+            make_andon_call(machine)
+    return add
+
+
+@pytest.mark.parametrize("url", ["/api/v1/machines", "/api/v1/equipment", "/api/v1/issues",
+                                 "/api/v1/tasks", "/api/v1/alerts?state=all",
+                                 "/api/v1/alert-rules", "/api/v1/andon/events"])
+def test_a_list_costs_the_same_queries_for_3_or_15_rows(api_as, rows, count_queries, url):
+    api, _ = api_as("production_manager")
+    page = f"{url}{'&' if '?' in url else '?'}per_page=50"
+    rows(3)
+    few = _queries(count_queries, api, page)
+    rows(12)
+    many = _queries(count_queries, api, page)
+    assert many == few, f"{url}: {few} queries for 3 rows, {many} for 15"
