@@ -198,6 +198,8 @@ def test_a_reading_naming_another_machine_is_rejected_and_the_next_is_stored(
     publish("CNC-07", _reading(31.0))
     rows = _wait_for(lambda: _rows(cnc.id), "the good reading")
     assert rows == [("mqtt", {"temperature": 31.0})]
+    # The counters are updated after the commit that made the row visible.
+    _wait_for(lambda: subscriber.stats()["rejected"] == 2, "both rejections counted")
     stats = subscriber.stats()
     assert (stats["rejected_machine_mismatch"], stats["rejected_malformed"]) == (1, 1)
     assert _rows() == rows  # nothing went to CNC-99 either
