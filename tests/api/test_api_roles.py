@@ -13,6 +13,7 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
          "operator", "viewer")
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+ADMIN = frozenset({"admin"})
 TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
 REPORTERS = ALL - {"viewer"}
 PUBLIC = "public"  # no token needed
@@ -65,11 +66,16 @@ ROUTES = {
     "api.add_issue_remedy": REPORTERS,
     "api.upload_issue_attachment": REPORTERS,
     "api.get_attachment": ALL,
+    "api.list_api_keys": ADMIN,
+    "api.create_api_key": ADMIN,
+    "api.get_api_key": ADMIN,
+    "api.revoke_api_key": ADMIN,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
-OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999}
+OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
+             "key_id": 999_999}
 
 
 def _api_rules(app):
