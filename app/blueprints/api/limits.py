@@ -1,9 +1,10 @@
 """Rate limits: calls a minute per user or API key, per address without a credential.
 
-A fixed one-minute window counted in Redis (SET NX with a TTL, then INCR: one round trip,
-shared by every web process, and it works on the embedded Redis 6.2 of `make run`). The
-window can let through up to twice the limit across its edge; for keeping a runaway
-script off the plant's database that is close enough, and it costs one Redis call.
+A one-minute window per caller, counted in Redis: the caller's first call starts it (SET NX
+with a 60 s expiry), each call adds one (INCR), and when it expires the next call starts
+a new one. One round trip (MULTI/EXEC), shared by every web process, and it works on the
+embedded Redis 6.2 of `make run`. A caller may bunch two windows' calls around the edge;
+for keeping a runaway script off the plant's database that is close enough.
 
 Every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds
 until the window ends; the IETF draft's names); a refusal is 429 with Retry-After. When
@@ -12,8 +13,6 @@ is logged.
 """
 
 import logging
-import math
-import time
 
 from flask import current_app, g, request
 from redis import RedisError
@@ -39,15 +38,17 @@ def _limit_and_bucket():
 
 
 def _count(bucket):
-    """Calls so far in this window for the bucket, and seconds until the window ends."""
-    now = time.time()
-    start = int(now // WINDOW) * WINDOW
-    key = f"{current_app.config['API_REDIS_PREFIX']}:rate:{bucket}:{start}"
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.set(key, 0, ex=WINDOW + 5, nx=True)
+    """Calls so far in the bucket's window, and seconds until the window ends."""
+    key = f"{current_app.config['API_REDIS_PREFIX']}:rate:{bucket}"
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.set(key, 0, ex=WINDOW, nx=True)
     pipe.incr(key)
-    count = pipe.execute()[1]
-    return count, max(1, math.ceil(start + WINDOW - now))
+    pipe.ttl(key)
+    _, count, ttl = pipe.execute()
+    if ttl < 0:  # the window lapsed between SET and INCR: INCR made a key without expiry
+        redis_client().expire(key, WINDOW)
+        ttl = WINDOW
+    return count, max(1, ttl)
 
 
 def enforce():
