@@ -1,13 +1,17 @@
 """Idempotency-Key on every POST of the API: a retried create makes nothing twice."""
 
+import io
 import threading
 import time
 
 import pytest
 import requests
+from PIL import Image
 from sqlalchemy import func, select, text
 
 from app.blueprints.andon.models import AndonCall
+from app.blueprints.logbook import services
+from app.blueprints.logbook.models import Attachment
 from app.blueprints.machines.models import Machine
 from app.core.extensions import db, redis_client
 from tests.api.conftest import ApiClient, log_in
@@ -192,3 +196,36 @@ def _wait_for(condition, seconds=10):
     while not condition():
         assert time.monotonic() < deadline, "the first request never claimed its key"
         time.sleep(0.02)
+
+
+def _png(colour):
+    data = io.BytesIO()
+    Image.new("RGB", (32, 24), colour).save(data, "PNG")
+    return data.getvalue()
+
+
+def test_an_upload_sent_again_is_one_attachment(api_as, make_line, make_machine):
+    """Multipart bodies differ byte for byte on every send (the boundary is random); the
+    same fields and the same file are the same request all the same."""
+    api, operator = api_as("operator")
+    machine = make_machine(line=make_line(operators=[operator]))
+    issue = services.report_issue(operator, machine, "mechanical", "Guard cracked")
+    db.session.commit()
+    url = f"/api/v1/issues/{issue.id}/attachments"
+
+    def upload(colour, boundary):
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; "
+                f"filename=\"guard.png\"\r\nContent-Type: image/png\r\n\r\n").encode() \
+            + _png(colour) + f"\r\n--{boundary}--\r\n".encode()
+        return api.post(url, data=body, headers={
+            KEY: "photo-1", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+    first = upload("red", "boundary-one")
+    again = upload("red", "boundary-two")
+    assert first.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == first.json["id"]
+    other = upload("blue", "boundary-three")
+    assert other.status_code == 422
+    assert other.json["error"]["code"] == "idempotency_key_reused"
+    assert db.session.scalar(select(func.count()).select_from(Attachment)
+                             .where(Attachment.issue_id == issue.id)) == 1
