@@ -181,3 +181,21 @@ def test_keys_are_for_admins_only(api_as):
         assert api.get(KEYS).status_code == 403
         assert api.post(KEYS, json={"name": "Mine", "role": "viewer"}).status_code == 403
     assert db.session.scalar(select(ApiKey.id)) is None
+
+
+def test_a_retried_key_creation_makes_one_key_and_keeps_no_secret(app, api_as):
+    from app.core.extensions import redis_client
+
+    api, admin = api_as("admin")
+    headers = {"Idempotency-Key": "new-key-1"}
+    first = api.post(KEYS, json={"name": "MES", "role": "viewer"}, headers=headers)
+    assert first.status_code == 201 and first.headers["Cache-Control"] == "no-store"
+    again = api.post(KEYS, json={"name": "MES", "role": "viewer"}, headers=headers)
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "idempotency_answer_not_kept"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert api.get(KEYS).json["total"] == 1
+    prefix = app.config["API_REDIS_PREFIX"]
+    stored = [redis_client().get(k) for k in
+              redis_client().scan_iter(f"{prefix}:idempotency:user:{admin.id}:*")]
+    assert stored and not any(first.json["key"].encode() in value for value in stored)

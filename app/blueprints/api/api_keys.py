@@ -68,7 +68,9 @@ def create_api_key(values):
     """Make a key for a service account; the answer holds the key, once (administrators)."""
     key, secret = keys.create_api_key(g.api_user, values["name"], values["role"])
     key.key = secret  # for this answer only; the row keeps a hash
-    return created(key, "api.get_api_key", key_id=key.id)
+    row, headers = created(key, "api.get_api_key", key_id=key.id)
+    # Neither a cache nor the Idempotency-Key store may keep the secret (idempotency.py).
+    return row, {**headers, "Cache-Control": "no-store"}
 
 
 @bp.get("/api-keys/<int:key_id>", tags=["api-keys"])

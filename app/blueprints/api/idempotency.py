@@ -10,8 +10,12 @@ for API_IDEMPOTENCY_HOURS. The same caller sending the same key again gets:
 - while the first has not answered yet → 409 `idempotency_key_in_flight`.
 
 A first request that fails (4xx, 5xx) keeps nothing, so the client may correct it and
-send the same key again. Hooked on the whole blueprint (api/__init__.py), so every POST,
-including endpoints added later, honours the header without a line of its own.
+send the same key again. An answer marked `Cache-Control: no-store` holds a secret shown
+once (a new API key): its body is not kept, and a replay is 409
+`idempotency_answer_not_kept` with the Location of what the first request made.
+
+Hooked on the whole blueprint (api/__init__.py), so every POST, including endpoints added
+later, honours the header without a line of its own.
 """
 
 import base64
@@ -91,6 +95,11 @@ def _claim(store_key, fingerprint):
 
 
 def _replay(record):
+    if record.get("withheld"):
+        raise JsonError(409, "idempotency_answer_not_kept", f"The first request with this "
+                        f"{HEADER} succeeded; its answer held a secret shown only once, so "
+                        "it is not kept. Location names what it made.",
+                        headers=dict(record["headers"]))
     response = current_app.response_class(base64.b64decode(record["body"]),
                                           status=record["status"])
     response.headers.clear()
@@ -130,6 +139,17 @@ def replay_or_claim():
     return _replay(record)
 
 
+def _record(response, fingerprint):
+    if "no-store" in response.headers.get("Cache-Control", ""):
+        location = response.headers.get("Location")
+        return {"state": "done", "fingerprint": fingerprint, "withheld": True,
+                "headers": [("Location", location)] if location else []}
+    return {"state": "done", "fingerprint": fingerprint, "status": response.status_code,
+            "body": base64.b64encode(response.get_data()).decode(),
+            "headers": [(h, response.headers[h]) for h in KEPT_HEADERS
+                        if h in response.headers]}
+
+
 def remember(response):
     """After a claimed call: keep a success for replays; release the key after a failure."""
     claim = g.pop("idempotency", None)
@@ -138,11 +158,7 @@ def remember(response):
     store_key, fingerprint = claim
     try:
         if 200 <= response.status_code < 300 and not response.is_streamed:
-            record = {"state": "done", "fingerprint": fingerprint,
-                      "status": response.status_code,
-                      "body": base64.b64encode(response.get_data()).decode(),
-                      "headers": [(h, response.headers[h]) for h in KEPT_HEADERS
-                                  if h in response.headers]}
+            record = _record(response, fingerprint)
             hours = current_app.config["API_IDEMPOTENCY_HOURS"]
             redis_client().set(store_key, json.dumps(record), ex=hours * 3600)
         else:
