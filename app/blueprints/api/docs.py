@@ -34,7 +34,9 @@ IDEMPOTENCY_PARAMETER = {
                    "answers with the first answer again (header "
                    f"`{REPLAYED}: true`) and creates nothing; with another request it is "
                    "422 `idempotency_key_reused`; while the first has not answered, 409 "
-                   "`idempotency_key_in_flight`.",
+                   "`idempotency_key_in_flight`. An answer holding a secret (a new API "
+                   "key) is not kept: its replay is 409 `idempotency_answer_not_kept` "
+                   "with the Location of what was made.",
 }
 
 SETTINGS = {
