@@ -113,7 +113,7 @@ def test_a_wrong_or_malformed_key_is_401(client, api_as):
     secret = _made(api).json["key"]
     caller = ApiClient(client, None)
     for bad in (secret[:-1] + ("A" if secret[-1] != "A" else "B"), "flk_", "flk_nothing",
-                "flk_" + "x" * 40 + "_y"):
+                "flk_" + "x" * 40 + "_y", "flk_abc\x00def_z"):
         response = caller.get("/api/v1/machines", headers={"X-API-Key": bad})
         assert response.status_code == 401 and _error(response) == "invalid_token", bad
 

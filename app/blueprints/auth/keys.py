@@ -9,6 +9,7 @@ Services flush; the caller commits.
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from . import roles
 from .models import ApiKey, User
 
 KEY_START = "flk_"
+PREFIX_RE = re.compile(r"[0-9a-f]{8}")
 # Admins mint keys, so an admin key could mint more and manage people: a leaked one would
 # own the plant. An operator sees only the machines assigned to it, and a key stands at
 # no machine. Every other role fits an integration.
@@ -98,7 +100,7 @@ def looks_like_key(text):
 def find_key(secret):
     """The key row for a presented secret (revoked ones too), or None."""
     prefix, _, rest = secret.removeprefix(KEY_START).partition("_")
-    if not rest or len(prefix) > 16:
+    if not rest or not PREFIX_RE.fullmatch(prefix):  # nothing odd reaches the query
         return None
     key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):

@@ -361,14 +361,13 @@ def new_api_key():
 @roles_required(roles.ADMIN)
 def revoke_api_key(key_id):
     key = db.get_or_404(ApiKey, key_id)
-    form = ConfirmForm()
-    if key.revoked_at is None and save_form(form, lambda: keys.revoke_api_key(current_user,
-                                                                              key)):
-        flash(f"The key \"{key.name}\" is revoked; calls with it fail from now on.",
-              "success")
-        return redirect(url_for("auth.api_keys"))
     if key.revoked_at is not None:
         flash(f"The key \"{key.name}\" is revoked already.", "info")
+        return redirect(url_for("auth.api_keys"))
+    form = ConfirmForm()
+    if save_form(form, lambda: keys.revoke_api_key(current_user, key)):
+        flash(f"The key \"{key.name}\" is revoked; calls with it fail from now on.",
+              "success")
         return redirect(url_for("auth.api_keys"))
     return render_page("confirm.html", form=form, title=f"Revoke the key \"{key.name}\"?",
                        message="Whatever uses it is refused from the next call on. This "
