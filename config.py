@@ -56,6 +56,16 @@ class Config:
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "")
     API_ACCESS_TOKEN_MINUTES = _int("API_ACCESS_TOKEN_MINUTES", 15)
     API_REFRESH_TOKEN_HOURS = _int("API_REFRESH_TOKEN_HOURS", 12)
+    # Calls a minute (docs/api.md "Rate limits"): per user or API key; per address for
+    # calls without a valid credential; the ingest webhook per sending address (0: none,
+    # the default — readings must never be dropped by a limit the plant did not set).
+    API_RATE_LIMIT_PER_MINUTE = _int("API_RATE_LIMIT_PER_MINUTE", 600)
+    API_ANONYMOUS_RATE_LIMIT_PER_MINUTE = _int("API_ANONYMOUS_RATE_LIMIT_PER_MINUTE", 60)
+    API_INGEST_RATE_LIMIT_PER_MINUTE = _int("API_INGEST_RATE_LIMIT_PER_MINUTE", 0)
+    # How long the first answer to an Idempotency-Key is kept for a retry.
+    API_IDEMPOTENCY_HOURS = _int("API_IDEMPOTENCY_HOURS", 24)
+    # Rate-limit counters and idempotency records live in Redis under this prefix.
+    API_REDIS_PREFIX = os.environ.get("API_REDIS_PREFIX", "floorline:api")
     # Ten 10 MB photos in one form, with room to spare; anything bigger is refused before
     # Werkzeug spools it to disk.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 110 * 1024 * 1024)
@@ -110,6 +120,12 @@ class TestConfig(Config):
     # Scrypt at full cost makes every factory user take ~50 ms; tests don't need the cost.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     INGEST_KEY = "test-ingest-key"
+    # A test run's counters and idempotency records are its own (the workers share one
+    # Redis, and ids restart with every fresh schema); limits high enough that only the
+    # tests of rate limiting, which lower them, ever meet one.
+    API_REDIS_PREFIX = f"{LIVE_CHANNEL_PREFIX}:api:{os.urandom(4).hex()}"
+    API_RATE_LIMIT_PER_MINUTE = 1_000_000
+    API_ANONYMOUS_RATE_LIMIT_PER_MINUTE = 1_000_000
     # Nothing listens on port 9: a test that forgets to start its own vendor fails fast
     # instead of subscribing at a simulator a developer has running.
     VENDOR_API_URL = "http://127.0.0.1:9"

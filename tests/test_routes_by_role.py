@@ -14,6 +14,7 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
          "operator", "viewer")
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+ADMIN = frozenset({"admin"})
 PLANT = frozenset({"admin", "production_manager", "shift_manager", "engineer", "maintenance",
                    "quality", "viewer"})
 ALERT_READERS = frozenset({"admin", "production_manager", "shift_manager", "operator"})
@@ -81,6 +82,10 @@ ROUTES = {
     "api.add_issue_remedy": API,
     "api.upload_issue_attachment": API,
     "api.get_attachment": API,
+    "api.list_api_keys": API,
+    "api.create_api_key": API,
+    "api.get_api_key": API,
+    "api.revoke_api_key": API,
     "auth.logout": ALL,
     "live": SOCKET,
     "dashboard.home": ALL,
@@ -96,6 +101,10 @@ ROUTES = {
     "auth.deactivate_user": MANAGERS,
     "auth.reactivate_user": MANAGERS,
     "auth.reset_password": MANAGERS,
+    "auth.change_role": MANAGERS,
+    "auth.api_keys": ADMIN,
+    "auth.new_api_key": ADMIN,
+    "auth.revoke_api_key": ADMIN,
     "machines.index": ALL,
     "machines.show": ALL,
     "machines.new": MANAGERS,
@@ -210,6 +219,7 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
     """One of everything a URL can point at; the target user is an operator."""
     from app.blueprints.andon.escalation import save_level
     from app.blueprints.andon.models import EscalationLevel
+    from app.blueprints.auth import keys
     from app.blueprints.logbook.attachments import save_upload
     from app.blueprints.machines import services
     from app.blueprints.machines.models import Department
@@ -235,6 +245,7 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
     # The tasks pages: a plan and a task of it, assigned to nobody.
     plan = make_plan(machine, title="Monthly service", days=30)
     task = make_task(machine, plan=plan, assignees=[])
+    key, _ = keys.create_api_key(make_user("admin"), "MES", "viewer")
     db.session.commit()
     return {"machine_id": machine.id, "type_id": machine_type.id,
             "metric_id": machine_type.metrics[0].id, "line_id": line.id,
@@ -243,6 +254,7 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
             "machine_code": machine.code, "notification_id": notification.id,
             "rule_id": rule.id, "alert_id": alert.id, "call_id": call.id,
             "level_id": level.id, "task_id": task.id, "plan_id": plan.id,
+            "key_id": key.id,
             "filename": "css/app.css", "section": "history",
             "page": "users", "rest": "new", "_line": line}
 

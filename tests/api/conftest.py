@@ -36,8 +36,8 @@ class ApiClient:
         return self.open("DELETE", url, **kwargs)
 
 
-def log_in(client, username, password=PASSWORD, path="/api/v1/auth/login"):
-    return client.post(path, json={"username": username, "password": password})
+def log_in(client, username, password=PASSWORD, path="/api/v1/auth/login", **kwargs):
+    return client.post(path, json={"username": username, "password": password}, **kwargs)
 
 
 @pytest.fixture

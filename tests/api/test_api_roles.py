@@ -13,6 +13,7 @@ ROLES = ("admin", "production_manager", "shift_manager", "engineer", "maintenanc
          "operator", "viewer")
 ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
+ADMIN = frozenset({"admin"})
 TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
 REPORTERS = ALL - {"viewer"}
 PUBLIC = "public"  # no token needed
@@ -65,11 +66,16 @@ ROUTES = {
     "api.add_issue_remedy": REPORTERS,
     "api.upload_issue_attachment": REPORTERS,
     "api.get_attachment": ALL,
+    "api.list_api_keys": ADMIN,
+    "api.create_api_key": ADMIN,
+    "api.get_api_key": ADMIN,
+    "api.revoke_api_key": ADMIN,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
-OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999}
+OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
+             "key_id": 999_999}
 
 
 def _api_rules(app):
@@ -132,3 +138,30 @@ def test_api_route_access(app, client, role, make_user, make_machine, make_alert
 def test_every_role_may_log_out(client, make_user, role):
     api = ApiClient(client, log_in(client, make_user(role).username).json)
     assert api.post("/api/v1/auth/logout").status_code == 204
+
+
+KEY_ROLES = ("production_manager", "shift_manager", "engineer", "maintenance", "quality",
+             "viewer")  # keys are never admin or operator (docs/api.md "API keys")
+
+
+@pytest.mark.parametrize("role", KEY_ROLES)
+def test_an_api_key_has_its_roles_access(app, client, role, make_user, make_machine,
+                                         make_alert_rule, make_alert, make_andon_call):
+    """The same table, called with an API key of each role a key may have."""
+    from app.blueprints.auth import keys
+    from app.core.extensions import db
+
+    machine = make_machine()
+    rule = make_alert_rule(machine=machine)
+    ids = {"alert_id": make_alert(rule).id, "rule_id": rule.id,
+           "call_id": make_andon_call(machine).id}
+    _, secret = keys.create_api_key(make_user("admin"), f"Key {role}", role)
+    db.session.commit()
+    problems = []
+    for endpoint, method, url in _calls(app, machine, ids):
+        body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        response = client.open(url, method=method, headers={"X-API-Key": secret}, **body)
+        problem = _problem(endpoint, role, response)
+        if problem:
+            problems.append(f"{method} {url} ({endpoint}) by a {role} key: {problem}")
+    assert problems == [], "\n".join(problems)

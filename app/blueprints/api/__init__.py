@@ -18,15 +18,26 @@ from . import (  # noqa: E402,F401
                alert_rules,
                alerts,
                andon,
+               api_keys,
                auth,
                docs,
                equipment,
                errors,
+               idempotency,
                ingest,
                issues,
+               limits,
                machines,
                tasks,
 )
+
+# Before every endpoint, in this order: count the call against its caller's rate limit,
+# then answer a repeated Idempotency-Key from the stored first answer. Blueprint-wide, so
+# endpoints added later get both without a line of their own.
+bp.before_request(limits.enforce)
+bp.before_request(idempotency.replay_or_claim)
+bp.after_request(idempotency.remember)
+bp.after_request(limits.add_headers)
 
 # Recorded after every route above, so it runs after them and describes them all.
 bp.record_once(docs.document)

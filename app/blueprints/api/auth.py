@@ -132,6 +132,9 @@ def token_refresh(body):
 @bp.response(204)
 def logout():
     """End this login: its access and refresh tokens stop working at once."""
+    if g.api_session is None:
+        raise JsonError(403, "forbidden", "An API key is not a login: an administrator "
+                                          "revokes it (POST /api/v1/api-keys/{id}/revoke).")
     tokens.revoke(g.api_session, "logout")
     db.session.commit()
 

@@ -9,6 +9,8 @@ from flask_smorest import Api
 
 from . import bp
 from .errors import ErrorSchema
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import REPLAYED
 
 # The sections of the description, in reading order.
 TAGS = [
@@ -20,7 +22,22 @@ TAGS = [
                                       "close."},
     {"name": "alert-rules", "description": "What raises alerts (managers change them)."},
     {"name": "andon", "description": "Calls for help from the floor, and answering them."},
+    {"name": "api-keys", "description": "Long-lived keys for service accounts "
+                                        "(administrators)."},
 ]
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Any unique string (a UUID) to make a retried POST safe: the same key "
+                   "with the same request, from the same user or API key, within 24 h "
+                   "answers with the first answer again (header "
+                   f"`{REPLAYED}: true`) and creates nothing; with another request it is "
+                   "422 `idempotency_key_reused`; while the first has not answered, 409 "
+                   "`idempotency_key_in_flight`. An answer holding a secret (a new API "
+                   "key) is not kept: its replay is 409 `idempotency_answer_not_kept` "
+                   "with the Location of what was made.",
+}
 
 SETTINGS = {
     "API_TITLE": "Floorline API",
@@ -33,12 +50,17 @@ SETTINGS = {
     "OPENAPI_REDOC_PATH": "redoc",
     "OPENAPI_REDOC_URL": "/static/vendor/redoc/redoc.standalone.js",
     "API_SPEC_OPTIONS": {
-        "components": {"securitySchemes": {"bearerAuth": {
-            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": "An access token from POST /api/v1/auth/login."}}},
-        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "An access token from POST /api/v1/auth/login, "
+                                          "or an API key (flk_…)."},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                       "description": "An API key made by an administrator (flk_…)."}}},
+        "security": [{"bearerAuth": []}, {"apiKey": []}],
         "info": {"description": "See docs/api.md for the conventions: errors, "
-                                "pagination, ETags, times, tokens."},
+                                "pagination, ETags, times, tokens, API keys, "
+                                "Idempotency-Key, rate limits (RateLimit-* headers; 429 "
+                                "with Retry-After)."},
     },
 }
 
@@ -67,3 +89,15 @@ def document(state):
     bp.register_views_in_doc(api, app, api.spec, name=bp.name, parameters=None)
     for tag in TAGS:
         api.spec.tag(tag)
+    _document_idempotency(api.spec)
+
+
+def _document_idempotency(spec):
+    """Every POST that takes a credential takes Idempotency-Key too (idempotency.py hooks
+    the whole blueprint, so the description says so for every such operation)."""
+    spec.components.parameter(IDEMPOTENCY_HEADER, "header", IDEMPOTENCY_PARAMETER)
+    ref = {"$ref": f"#/components/parameters/{IDEMPOTENCY_HEADER}"}
+    for operations in spec._paths.values():  # apispec keeps no public way to edit them
+        post = operations.get("post")
+        if post is not None and post.get("security") != []:
+            post.setdefault("parameters", []).append(ref)

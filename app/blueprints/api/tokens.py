@@ -4,24 +4,32 @@ A login opens an ApiSession; its access and refresh tokens name it ("sid"). A re
 hands out a new pair and remembers only the newest refresh token: an older one coming
 back was stolen or replayed, so the whole session is revoked. Logout revokes the session,
 which ends both tokens at once in every web process, since each request reads the row.
-Tokens also carry the user's session_version ("ver"): deactivating a user or resetting
-the password bumps it and so ends every token of that user, as it ends web sessions.
+Tokens also carry the user's session_version ("ver"): deactivating a user, resetting or
+changing the password and changing the role bump it and so end every token of that user,
+as they end web sessions.
+
+API keys (auth.keys) come in the same Authorization header (told apart by their `flk_`
+start) or in X-API-Key. Either way the request acts for a Principal: the user (for a key,
+its service account), and the session or the key it proved itself with.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 
 import jwt
 from flask import current_app, g, request
 
-from app.blueprints.auth import roles
+from app.blueprints.auth import keys, roles
+from app.blueprints.auth.models import ApiKey, User
 from app.core.extensions import db
 from app.core.models import utcnow
 
 from .errors import JsonError
 from .models import ApiSession
 
+API_KEY_HEADER = "X-API-Key"
 ALGORITHM = "HS256"
 ACCESS, REFRESH = "access", "refresh"
 CLAIMS = ["exp", "iat", "sub", "sid", "jti", "ver", "typ"]
@@ -126,6 +134,76 @@ def bearer_session():
     return _live_session(_decode(token.strip(), ACCESS))
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for: a user with an access token, or an API key's account."""
+
+    user: User
+    session: ApiSession | None = None
+    key: ApiKey | None = None
+
+    @property
+    def bucket(self):
+        """What rate limits and idempotency keys are counted per."""
+        return f"key:{self.key.id}" if self.key else f"user:{self.user.id}"
+
+
+def _presented():
+    """The credential of the request: the bearer token, else the X-API-Key header."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip(), "Authorization"
+    return request.headers.get(API_KEY_HEADER, "").strip(), API_KEY_HEADER
+
+
+def _key_principal(secret):
+    key = keys.find_key(secret)
+    if key is None:
+        raise _unauthorized("invalid_token", "That is not a valid API key.")
+    if key.revoked_at is not None:
+        raise _unauthorized("token_revoked", "This API key was revoked: ask an "
+                                             "administrator for a new one.")
+    if keys.touch(key):
+        # At most once a minute: committed now, since a GET commits nothing later and a
+        # refused request would roll it back, yet the key was used either way.
+        db.session.commit()
+    return Principal(key.account, key=key)
+
+
+def _authenticate():
+    secret, header = _presented()
+    if not secret:
+        raise _unauthorized("unauthorized", "Send an access token (Authorization: Bearer "
+                                            "<token>) or an API key (X-API-Key: <key>).")
+    if keys.looks_like_key(secret):
+        return _key_principal(secret)
+    if header == API_KEY_HEADER:
+        raise _unauthorized("invalid_token", "X-API-Key takes an API key (flk_…); send "
+                                             "access tokens as Authorization: Bearer.")
+    session = _live_session(_decode(secret, ACCESS))
+    return Principal(session.user, session=session)
+
+
+def current_principal():
+    """The request's Principal, or the 401 its credential earns; worked out once a request
+    (rate limits, idempotency and the endpoint all ask)."""
+    if "api_auth" not in g:
+        try:
+            g.api_auth = _authenticate()
+        except JsonError as refusal:
+            g.api_auth = refusal
+    if isinstance(g.api_auth, JsonError):
+        raise g.api_auth
+    return g.api_auth
+
+
+def principal_or_none():
+    try:
+        return current_principal()
+    except JsonError:
+        return None
+
+
 def _check_setup(user):
     if user.must_change_password:
         raise JsonError(403, "password_change_required", "Set a new password first: log "
@@ -136,21 +214,24 @@ def _check_setup(user):
 
 
 def token_required(*allowed, during_setup=False):
-    """A valid access token of a user with one of `allowed` roles (default: everyone).
+    """A valid access token or API key, acting with one of `allowed` roles (default:
+    everyone).
 
-    The user is g.api_user and the session g.api_session. `during_setup`: also for a
-    user who has not finished the first login (the profile endpoints, logout).
+    The user is g.api_user (for a key: its service account), the session g.api_session
+    (None for a key), the key g.api_key. `during_setup`: also for a user who has not
+    finished the first login (the profile endpoints, logout).
     """
     allowed = frozenset(allowed or roles.EVERYONE)
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            session = bearer_session()
-            g.api_session, g.api_user = session, session.user
+            principal = current_principal()
+            g.api_user, g.api_session, g.api_key = (principal.user, principal.session,
+                                                    principal.key)
             if not during_setup:
-                _check_setup(session.user)
-            if session.user.role not in allowed:
+                _check_setup(principal.user)
+            if principal.user.role not in allowed:
                 raise JsonError(403, "forbidden", "Your role may not use this endpoint.")
             return view(*args, **kwargs)
         return wrapped

@@ -57,3 +57,13 @@ class AssignmentForm(FlaskForm):
     shift = SelectField("Shift", choices=roles.SHIFTS, validators=[Optional()])
     lines = MultiCheckboxField("Lines", coerce=int)
     machines = MultiCheckboxField("Machines", coerce=int)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", validators=[DataRequired()])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Name (what uses the key)", validators=[DataRequired(), Length(max=80)],
+                       render_kw={"placeholder": "MES line 1"})
+    role = SelectField("Role", validators=[DataRequired()])

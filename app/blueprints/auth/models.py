@@ -26,6 +26,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     last_login_at = db.Column(UTCDateTime())
     created_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     created_by = db.relationship("User", remote_side=[id])
+    # The identity an API key acts as (keys.py): it never logs in and is never a person
+    # on the People page, in pickers or on notification lists.
+    service_account = db.Column(db.Boolean, nullable=False, default=False,
+                                server_default=db.false())
 
     __table_args__ = (
         db.UniqueConstraint("employee_number"),
@@ -76,3 +80,49 @@ class LoginAttempt(db.Model):
     address = db.Column(db.String(64), nullable=False, index=True)
     attempted_at = db.Column(UTCDateTime(), nullable=False, default=utcnow,
                              index=True)
+
+
+class ApiKey(TimestampMixin, db.Model):
+    """A long-lived key for a service account (MES, ERP, a plant script).
+
+    The key acts as its own service-account user (`account`), with the key's role, so
+    every rule and every history line works as for a person and names the key. Only a
+    SHA-256 of the secret is kept: keys are long random strings, so a fast hash is as
+    safe as a slow one, and it costs nothing on every call.
+    """
+
+    __tablename__ = "api_keys"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), nullable=False)
+    # The public part of the key (flk_<prefix>_<secret>): finds the row, shown in lists.
+    prefix = db.Column(db.String(16), nullable=False, unique=True)
+    secret_hash = db.Column(db.String(64), nullable=False)
+    account_id = db.Column(db.ForeignKey("users.id"), nullable=False, unique=True)
+    account = db.relationship(User, foreign_keys=[account_id])
+    created_by_id = db.Column(db.ForeignKey("users.id"), nullable=False)
+    created_by = db.relationship(User, foreign_keys=[created_by_id])
+    last_used_at = db.Column(UTCDateTime())
+    revoked_at = db.Column(UTCDateTime())
+    revoked_by_id = db.Column(db.ForeignKey("users.id"))
+    revoked_by = db.relationship(User, foreign_keys=[revoked_by_id])
+
+    @property
+    def role(self):
+        return self.account.role
+
+    @property
+    def role_label(self):
+        return self.account.role_label
+
+    @property
+    def active(self):
+        return self.revoked_at is None
+
+    @property
+    def hint(self):
+        """How lists show a key without its secret."""
+        return f"flk_{self.prefix}_…"
+
+    def __repr__(self):
+        return f"<ApiKey {self.prefix} {self.name}>"

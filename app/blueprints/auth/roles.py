@@ -45,8 +45,9 @@ def can_create(actor_role, role):
 
 
 def can_manage_user(actor, user):
-    """Managers manage the roles they may create; admins manage everyone but themselves."""
-    if actor.id == user.id:
+    """Managers manage the roles they may create; admins manage everyone but themselves
+    (and the accounts API keys act as, which go with their keys)."""
+    if actor.id == user.id or user.service_account:  # keys are managed as keys
         return False
     return can_create(actor.role, user.role)
 # Everyone who is not tied to particular machines: sees the whole plant, read-only or not.

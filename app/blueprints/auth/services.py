@@ -156,6 +156,9 @@ def set_password(user, new_password, current_password=None):
         raise ValidationFailed(errors)
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
+    # Ends the user's other web sessions and every API token; the page that changed it
+    # logs its own session in again with the new version.
+    user.session_version += 1
     db.session.flush()
 
 
@@ -196,8 +199,22 @@ def reset_password(actor, user):
 
 def set_active(actor, user, active):
     _require_manage(actor, user)
-    user.active = active
-    if not active:
+    if user.active != active:
+        user.active = active
+        user.session_version += 1  # web sessions and API tokens end at once
+    db.session.flush()
+
+
+def change_role(actor, user, role):
+    """A manager gives someone another role they may hand out; their sessions and tokens
+    end at once, since each carries what the old role allowed."""
+    _require_manage(actor, user)
+    validate_role(role)
+    if not roles.can_create(actor.role, role):
+        raise Forbidden(f"A {actor.role_label.lower()} may not make anyone "
+                        f"{roles.ROLE_LABELS[role]}.")
+    if user.role != role:
+        user.role = role
         user.session_version += 1
     db.session.flush()
 
@@ -256,7 +273,7 @@ def prune_login_attempts(days=1):
 
 
 def search_users(query="", role="", status="active"):
-    stmt = select(User).order_by(User.username)
+    stmt = select(User).where(User.service_account.is_(False)).order_by(User.username)
     if query:
         stmt = stmt.where(contains_text(query, User.username, User.full_name,
                                         User.employee_number))

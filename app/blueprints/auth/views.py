@@ -8,10 +8,19 @@ from app.core.extensions import db
 from app.core.forms import ConfirmForm, form_status, save, save_form
 from app.core.htmx import render_page
 
-from . import bp, roles, services
-from .access import managers_only
-from .forms import AssignmentForm, ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, UserCreateForm
-from .models import User
+from . import bp, keys, roles, services
+from .access import managers_only, roles_required
+from .forms import (
+    ApiKeyForm,
+    AssignmentForm,
+    ChangePasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    RoleForm,
+    UserCreateForm,
+)
+from .models import ApiKey, User
 from .workplace import chosen_workplace, offer_workplace
 
 
@@ -83,6 +92,7 @@ def first_password():
         return redirect(url_for("auth.first_profile"))
     form = NewPasswordForm()
     if save_form(form, lambda: services.set_password(current_user, form.password.data)):
+        _stay_logged_in()
         flash("Password set. Now tell us who you are.", "success")
         return redirect(url_for("auth.first_profile"))
     return render_page("auth/first_password.html", status=form_status(form), form=form)
@@ -129,6 +139,11 @@ def first_profile():
                        workplace=workplace)
 
 
+def _stay_logged_in():
+    """A new password ends every session of the user; this one carries on, renewed."""
+    login_user(current_user._get_current_object())
+
+
 # --- my profile ------------------------------------------------------------------------------
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -147,7 +162,8 @@ def change_password():
     form = ChangePasswordForm()
     if save_form(form, lambda: services.set_password(current_user, form.password.data,
                                                      form.current_password.data)):
-        flash("Password changed.", "success")
+        _stay_logged_in()
+        flash("Password changed. Your other logins and API tokens have ended.", "success")
         return redirect(url_for("auth.profile"))
     return render_page("auth/change_password.html", status=form_status(form), form=form)
 
@@ -292,3 +308,69 @@ def reset_password(user_id):
                              "A new one-time password is made and shown once; they are "
                              "logged out and must choose a new password at their next "
                              "login.", "Reset password", action, danger=True)
+
+
+@bp.route("/users/<int:user_id>/role", methods=["GET", "POST"])
+@managers_only
+def change_role(user_id):
+    user = load_user(user_id)
+    if not roles.can_manage_user(current_user, user):
+        abort(403)
+    form = RoleForm()
+    form.role.choices = [(r, roles.ROLE_LABELS[r]) for r in
+                         roles.creatable_roles(current_user.role)]
+    if request.method == "GET":
+        form.role.data = user.role
+    if save_form(form, lambda: services.change_role(current_user, user, form.role.data)):
+        flash(f"{user.username} is now {user.role_label}; they log in again.", "success")
+        return redirect(url_for("auth.show_user", user_id=user.id))
+    return render_page("auth/role.html", status=form_status(form), form=form, user=user)
+
+
+# --- API keys (administrators) ---------------------------------------------------------------
+
+def _key_form():
+    form = ApiKeyForm()
+    form.role.choices = [(r, roles.ROLE_LABELS[r]) for r in keys.KEY_ROLES]
+    if request.method == "GET":
+        form.role.data = roles.VIEWER
+    return form
+
+
+@bp.get("/api-keys")
+@roles_required(roles.ADMIN)
+def api_keys():
+    page = db.paginate(keys.keys_query(), per_page=current_app.config["PAGE_SIZE"],
+                       error_out=False)
+    return render_page("auth/api_keys.html", "auth/_api_keys_list.html", page=page)
+
+
+@bp.route("/api-keys/new", methods=["GET", "POST"])
+@roles_required(roles.ADMIN)
+def new_api_key():
+    form = _key_form()
+    if saved := save_form(form, lambda: keys.create_api_key(current_user, form.name.data,
+                                                            form.role.data)):
+        key, secret = saved.value
+        return _no_store(make_response(render_page("auth/api_key_created.html", key=key,
+                                                   secret=secret)))
+    return render_page("auth/api_key_form.html", status=form_status(form), form=form)
+
+
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
+@roles_required(roles.ADMIN)
+def revoke_api_key(key_id):
+    key = db.get_or_404(ApiKey, key_id)
+    if key.revoked_at is not None:
+        flash(f"The key \"{key.name}\" is revoked already.", "info")
+        return redirect(url_for("auth.api_keys"))
+    form = ConfirmForm()
+    if save_form(form, lambda: keys.revoke_api_key(current_user, key)):
+        flash(f"The key \"{key.name}\" is revoked; calls with it fail from now on.",
+              "success")
+        return redirect(url_for("auth.api_keys"))
+    return render_page("confirm.html", form=form, title=f"Revoke the key \"{key.name}\"?",
+                       message="Whatever uses it is refused from the next call on. This "
+                               "cannot be undone: make a new key to replace it.",
+                       action=request.path, button="Revoke key", danger=True,
+                       cancel=url_for("auth.api_keys"))
