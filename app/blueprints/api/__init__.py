@@ -26,6 +26,7 @@ from . import (  # noqa: E402,F401
                issues,
                machines,
                tasks,
+               ws,
 )
 
 # Recorded after every route above, so it runs after them and describes them all.
