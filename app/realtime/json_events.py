@@ -120,7 +120,8 @@ def encode(message_type, body):
 
 
 def encode_event(event, at):
-    return encode(event.type, {"at": at, "data": event.data})
+    return encode(event.type, {"at": at, "machine_id": event.machine_id,
+                               "line_id": event.line_id, "data": event.data})
 
 
 def build_for(events, listeners, users):

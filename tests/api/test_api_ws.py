@@ -5,6 +5,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+import jsonschema_rs
 import jwt
 import pytest
 import requests
@@ -31,10 +32,28 @@ def _ws_url(base_url, token):
     return base_url.replace("http://", "ws://") + f"/api/v1/ws?token={token}"
 
 
+_DESCRIPTION = {}
+
+
+@pytest.fixture(autouse=True)
+def _description(live_server):
+    """Every server message is checked against WsServerMessage in the server's own OpenAPI
+    description: the socket sends what the description promises."""
+    spec = requests.get(f"{live_server}/api/v1/openapi.json", timeout=5).json()
+    _DESCRIPTION["validator"] = jsonschema_rs.validator_for({
+        "$ref": "#/components/schemas/WsServerMessage", "components": spec["components"]})
+
+
+def _described(raw):
+    message = json.loads(raw)
+    _DESCRIPTION["validator"].validate(message)
+    return message
+
+
 def _receive(ws, timeout=5):
     raw = ws.receive(timeout=timeout)
     assert raw is not None, f"nothing arrived within {timeout} s"
-    return json.loads(raw)
+    return _described(raw)
 
 
 def _receive_type(ws, kind, timeout=5):
@@ -42,7 +61,7 @@ def _receive_type(ws, kind, timeout=5):
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         raw = ws.receive(timeout=left)
-        if raw is not None and (message := json.loads(raw))["type"] == kind:
+        if raw is not None and (message := _described(raw))["type"] == kind:
             return message
     raise AssertionError(f"no {kind} within {timeout} s")
 
@@ -53,7 +72,7 @@ def _receive_types(ws, kinds, timeout=5):
     deadline = time.monotonic() + timeout
     while kinds - set(got) and (left := deadline - time.monotonic()) > 0:
         raw = ws.receive(timeout=left)
-        if raw is not None and (message := json.loads(raw))["type"] in kinds:
+        if raw is not None and (message := _described(raw))["type"] in kinds:
             got.setdefault(message["type"], message["data"])
     assert set(got) == kinds, f"missing {kinds - set(got)}"
     return got

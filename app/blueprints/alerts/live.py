@@ -89,9 +89,9 @@ SNAPSHOT_LIMIT = 100
 
 
 def alert_json(alert):
-    """An alert as GET /api/v1/alerts/{id} shows it, without its history."""
+    """An alert as GET /api/v1/alerts/{id} shows it, without its history (the same fields)."""
     return {"id": alert.id, "rule": {"id": alert.rule.id, "name": alert.rule.name},
-            "machine": machine_ref(alert.machine), "line_id": alert.machine.line_id,
+            "machine": machine_ref(alert.machine),
             "severity": alert.severity, "message": alert.message, "value": alert.value,
             "state": alert.state, "is_open": alert.is_open, "raised_at": alert.raised_at,
             "cleared_at": alert.cleared_at, "acknowledged_at": alert.acknowledged_at,

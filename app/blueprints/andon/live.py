@@ -111,8 +111,8 @@ def resync_line(user, arg, _since):
 # --- JSON for the API's socket ----------------------------------------------------------
 
 def call_json(call):
-    """A call as GET /api/v1/andon/events/{id} shows it, without its history."""
-    return {"id": call.id, "machine": machine_ref(call.machine), "line_id": call.machine.line_id,
+    """A call as GET /api/v1/andon/events/{id} shows it, without its history (the same fields)."""
+    return {"id": call.id, "machine": machine_ref(call.machine),
             "kind": call.kind, "priority": call.priority, "status": call.status,
             "note": call.note, "has_photo": bool(call.photo_name),
             "raised_by": person_json(call.raised_by), "raised_at": call.raised_at,

@@ -7,7 +7,7 @@ requests and shape the responses. The viewers' scripts are vendored in static/ve
 
 from flask_smorest import Api
 
-from . import bp
+from . import bp, ws_schema
 from .errors import ErrorSchema
 
 # The sections of the description, in reading order.
@@ -38,7 +38,10 @@ SETTINGS = {
             "description": "An access token from POST /api/v1/auth/login."}}},
         "security": [{"bearerAuth": []}],
         "info": {"description": "See docs/api.md for the conventions: errors, "
-                                "pagination, ETags, times, tokens."},
+                                "pagination, ETags, times, tokens. The WebSocket "
+                                "/api/v1/ws?token=<access token> sends and takes the "
+                                "messages of the components WsServerMessage and "
+                                "WsClientMessage (docs/api.md \"WebSocket\")."},
     },
 }
 
@@ -65,5 +68,6 @@ def document(state):
     api = FloorlineApi(app)
     app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = api
     bp.register_views_in_doc(api, app, api.spec, name=bp.name, parameters=None)
+    ws_schema.describe(api.spec)
     for tag in TAGS:
         api.spec.tag(tag)

@@ -74,15 +74,17 @@ def resync_task(user, arg, since):
 # --- JSON for the API's socket ----------------------------------------------------------
 
 def task_json(task):
-    """A task as GET /api/v1/tasks/{id} shows it, without its history."""
-    return {"id": task.id, "title": task.title, "machine": machine_ref(task.machine),
-            "line_id": task.machine.line_id, "status": task.status,
-            "priority": task.priority, "source": task.source, "due_at": task.due_at,
-            "started_at": task.started_at, "finished_at": task.finished_at,
+    """A task as GET /api/v1/tasks/{id} shows it, without its history (the same fields)."""
+    return {"id": task.id, "title": task.title, "description": task.description,
+            "machine": machine_ref(task.machine),
+            "status": task.status, "priority": task.priority, "source": task.source,
+            "due_at": task.due_at, "started_at": task.started_at,
+            "finished_at": task.finished_at,
             "assignees": [person_json(u) for u in task.assignees],
+            "created_by": person_json(task.created_by),
             "issue_id": task.issue_id, "alert_id": task.alert_id,
             "next_statuses": list(services.next_statuses(task)),
-            "updated_at": task.updated_at}
+            "created_at": task.created_at, "updated_at": task.updated_at}
 
 
 # Who sees a task depends only on its machine (services.can_see_task).
