@@ -29,5 +29,7 @@ from . import (  # noqa: E402,F401
                ws,
 )
 
+# The JSON socket /api/v1/ws joins the app with the API.
+bp.record_once(lambda state: state.app.register_blueprint(ws.socket_bp))
 # Recorded after every route above, so it runs after them and describes them all.
 bp.record_once(docs.document)

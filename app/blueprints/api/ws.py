@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 
-from flask import current_app, request
+from flask import Blueprint, current_app, request
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
@@ -39,10 +39,15 @@ CLOSE_UNAUTHORIZED = 4401   # token missing, invalid, expired or revoked: log in
 CLOSE_FORBIDDEN = 4403      # the user may not use the API yet (one-time password, profile)
 CLIENT_MESSAGE_LIMIT = 4096  # characters; a subscribe is a few dozen
 MAX_SCOPES = 50
-# How often a socket with nothing to do still checks its token (logout in another
-# process is told at once over Redis; this covers a lost message).
+# A waiting socket wakes this often to notice its token expiring.
 IDLE_SECONDS = 1
-REFUSE_PAUSE = 0.2  # seconds; see _refuse
+# A quiet socket checks its token in the database this often: a deactivation publishes
+# no event (a logout does, so it closes at once).
+RECHECK_SECONDS = 30
+# Seconds between the handshake and the server's first frame: simple-websocket's client
+# (1.1.0) reads the handshake answer and leaves unread whatever came in the same packet
+# (a `ready` until the next frame arrives; a refusal's close code for good).
+FIRST_FRAME_PAUSE = 0.25
 _CLIENT, _CLOSED = object(), object()
 
 
@@ -96,7 +101,12 @@ def _live_listeners(listeners):
     return live, users
 
 
-@sock.route("/api/v1/ws")
+# A plain blueprint of its own: on the API's blueprint flask-smorest would describe the
+# socket as an HTTP GET; on none, flask-sock would name it by import order.
+socket_bp = Blueprint("api_ws", __name__, url_prefix="/api/v1")
+
+
+@sock.route("/ws", bp=socket_bp)
 def api_socket(ws):
     # flask-sock has accepted the handshake already: a bad token closes with a code.
     try:
@@ -111,6 +121,7 @@ def api_socket(ws):
     hub = hub_for(current_app._get_current_object())
     hub.attach(sub)
     try:
+        time.sleep(FIRST_FRAME_PAUSE)
         ws.send(ready)
         threading.Thread(target=_read, args=(ws, sub), name="api-ws-reader",
                          daemon=True).start()
@@ -120,11 +131,9 @@ def api_socket(ws):
 
 
 def _refuse(ws, error):
-    """Say why in an error message, then close with the code. The pause keeps the close
-    frame out of the packet that carries the handshake: some clients (simple_websocket)
-    read the handshake and drop whatever arrived with it."""
+    """Say why in an error message, then close with the code."""
+    time.sleep(FIRST_FRAME_PAUSE)
     ws.send(_error(None, error))
-    time.sleep(REFUSE_PAUSE)
     ws.close(reason=CLOSE_FORBIDDEN if error.status == 403 else CLOSE_UNAUTHORIZED,
              message=error.code)
 
@@ -155,11 +164,15 @@ def _read(ws, sub):
 def _serve(ws, sub):
     """Send this socket's events and answer its messages until it closes or its token
     stops being good."""
+    checked = time.monotonic()
     while ws.connected:
         left = sub.expires_at - time.time()
         if left <= 0:
             ws.close(reason=CLOSE_UNAUTHORIZED, message="token_expired")
             return
+        if time.monotonic() - checked >= RECHECK_SECONDS:
+            checked = time.monotonic()
+            _recheck(sub)
         try:
             item = sub.get(timeout=min(left, IDLE_SECONDS))
         except queue.Empty:
@@ -177,6 +190,15 @@ def _serve(ws, sub):
         elif any(second.in_scope(scope) for scope in sub.scopes):
             ws.send(first)
         _tell_overflow(ws, sub)
+
+
+def _recheck(sub):
+    try:
+        _check_token(sub)
+    except JsonError:
+        pass  # sub.end() has queued the close
+    finally:
+        db.session.remove()
 
 
 def _tell_overflow(ws, sub):
