@@ -165,6 +165,17 @@ def test_deactivated_user_is_closed_with_4401_on_the_next_message(live_server, m
     assert _closed_with(ws) == (4401, "token_revoked")
 
 
+def test_deactivated_user_is_closed_with_4401_at_the_next_event(live_server, make_user,
+                                                                 make_machine):
+    user = make_user("viewer")
+    machine = make_machine(code="WS-KICK")
+    ws, _ = _open(live_server, user.username)
+    assert _send(ws, type="subscribe", scope="plant")["type"] == "subscribed"
+    auth_services.set_active(make_user("admin"), user, False)
+    _report(machine, 30)  # any commit's message reaches the hub, which checks tokens
+    assert _closed_with(ws) == (4401, "token_revoked")
+
+
 def test_unfinished_first_login_closes_with_4403(live_server, make_user):
     user = make_user("viewer", profile_completed_at=None)
     ws = Client.connect(_ws_url(live_server, _login(live_server, user.username)["access_token"]))
