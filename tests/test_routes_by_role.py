@@ -88,6 +88,7 @@ ROUTES = {
     "api.revoke_api_key": API,
     "auth.logout": ALL,
     "live": SOCKET,
+    "api_ws.api_socket": SOCKET,  # /api/v1/ws, tested over a real socket in tests/api
     "dashboard.home": ALL,
     "dashboard.moved_to_auth": PUBLIC,  # old /login, /users ... URLs redirect to /auth
     "auth.first_password": ALL,

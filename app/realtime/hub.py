@@ -66,7 +66,10 @@ class Hub:
         self.pubsub = None
 
     def subscribe(self, user_id, session_version, page="", url_root="/"):
-        sub = Subscription(user_id, session_version, page, url_root)
+        return self.attach(Subscription(user_id, session_version, page, url_root))
+
+    def attach(self, sub):
+        """Listen for `sub`: a Subscription, or one with its own `fan_out` (the API's)."""
         with self.lock:
             self.subscriptions.add(sub)
             self._start_threads()
@@ -157,9 +160,19 @@ class Hub:
                 listeners = [sub for sub in listeners if sub in self.subscriptions]
             try:
                 if listeners:
-                    fan_out(self.app, events, listeners)
+                    dispatch(self.app, events, listeners)
             except Exception:
                 log.exception("live hub could not render %d events", len(events))
+
+
+def dispatch(app, events, listeners):
+    """Pages' sockets get HTML (fan_out); a subscription with a `fan_out` of its own (the
+    JSON API's socket) gets its kind of message from it."""
+    kinds = {}
+    for sub in listeners:
+        kinds.setdefault(getattr(sub, "fan_out", fan_out), []).append(sub)
+    for deliver, subs in kinds.items():
+        deliver(app, events, subs)
 
 
 def hub_for(app):

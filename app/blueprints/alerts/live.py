@@ -10,8 +10,10 @@ alert's own page.
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from app.blueprints.machines.live import in_scope, machine_ref
 from app.core.extensions import db
 from app.realtime import PER_VISIBILITY, live_renderer, live_resync
+from app.realtime.json_events import JsonEvent, live_json, live_json_snapshot, person_json
 
 from .access import can_see_alert
 from .alert_services import STATE_FILTERS, AlertFilters, filter_choices, search_alerts
@@ -77,3 +79,42 @@ def resync_alert(user, arg, since):
             e.at > since for e in alert.events):
         return ""
     return _alert_page(alert)
+
+
+# --- JSON for the API's socket ----------------------------------------------------------
+
+# A subscribe's snapshot carries at most this many open alerts, newest first; the rest
+# are a GET /api/v1/alerts away.
+SNAPSHOT_LIMIT = 100
+
+
+def alert_json(alert):
+    """An alert as GET /api/v1/alerts/{id} shows it, without its history (the same fields)."""
+    return {"id": alert.id, "rule": {"id": alert.rule.id, "name": alert.rule.name},
+            "machine": machine_ref(alert.machine),
+            "severity": alert.severity, "message": alert.message, "value": alert.value,
+            "state": alert.state, "is_open": alert.is_open, "raised_at": alert.raised_at,
+            "cleared_at": alert.cleared_at, "acknowledged_at": alert.acknowledged_at,
+            "acknowledged_by": person_json(alert.acknowledged_by),
+            "closed_at": alert.closed_at, "closed_by": person_json(alert.closed_by),
+            "close_note": alert.close_note, "updated_at": alert.updated_at}
+
+
+@live_json("alert.raised", "alert.changed")
+def alert_events(message, user):
+    """A new alert is a `system_alert`; an acknowledged, cleared, commented or closed one
+    an `alert_update`."""
+    alert = _alert(message, user)
+    if alert is None:
+        return None
+    kind = "system_alert" if message["event"] == "alert.raised" else "alert_update"
+    return [JsonEvent(kind, alert_json(alert), alert.machine_id, alert.machine.line_id)]
+
+
+@live_json_snapshot("alerts")
+def open_alerts_snapshot(user, scope):
+    stmt = search_alerts(user, AlertFilters(state="open")).where(
+        in_scope(Alert.machine_id, scope))
+    alerts = db.session.scalars(stmt.order_by(None).order_by(
+        Alert.raised_at.desc(), Alert.id.desc()).limit(SNAPSHOT_LIMIT)).all()
+    return [alert_json(alert) for alert in alerts]

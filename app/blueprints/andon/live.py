@@ -9,13 +9,16 @@ its user may see, plus the piece of the page it has open (its ?resync= value): t
 """
 
 from flask import render_template
+from sqlalchemy import select
 
+from app.blueprints.machines.live import in_scope, machine_ref
 from app.blueprints.machines.models import Machine
 from app.blueprints.machines.services import visible_machines
 from app.core.extensions import db
 from app.realtime import PER_VISIBILITY, live_global, live_renderer, live_resync
+from app.realtime.json_events import JsonEvent, live_json, live_json_snapshot, person_json
 
-from . import panels
+from . import panels, services
 from .access import can_see_call
 from .models import AndonCall
 
@@ -103,3 +106,35 @@ def resync_line(user, arg, _since):
     machines = db.session.scalars(visible_machines(user).where(Machine.line_id == int(arg))
                                   .order_by(Machine.code)).all()
     return "".join(line_machine(user, m) for m in machines)
+
+
+# --- JSON for the API's socket ----------------------------------------------------------
+
+def call_json(call):
+    """A call as GET /api/v1/andon/events/{id} shows it, without its history (the same fields)."""
+    return {"id": call.id, "machine": machine_ref(call.machine),
+            "kind": call.kind, "priority": call.priority, "status": call.status,
+            "note": call.note, "has_photo": bool(call.photo_name),
+            "raised_by": person_json(call.raised_by), "raised_at": call.raised_at,
+            "acknowledged_at": call.acknowledged_at,
+            "acknowledged_by": person_json(call.acknowledged_by),
+            "resolved_at": call.resolved_at, "resolved_by": person_json(call.resolved_by),
+            "resolution_note": call.resolution_note, "ack_level": call.ack_level,
+            "resolve_level": call.resolve_level, "updated_at": call.updated_at}
+
+
+@live_json("andon.changed")
+def andon_event(message, user):
+    """A call raised, acknowledged, escalated or resolved."""
+    call = db.session.get(AndonCall, message.get("id"))
+    if call is None or not can_see_call(user, call):
+        return None
+    return [JsonEvent("andon_event", call_json(call), call.machine_id, call.machine.line_id)]
+
+
+@live_json_snapshot("andon_events")
+def active_calls_snapshot(user, scope):
+    """The calls not resolved yet, the longest waiting first."""
+    ids = None if scope.kind == "plant" else select(Machine.id).where(
+        in_scope(Machine.id, scope))
+    return [call_json(call) for call in services.active_calls(user, ids)]

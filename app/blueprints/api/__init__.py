@@ -29,6 +29,7 @@ from . import (  # noqa: E402,F401
                limits,
                machines,
                tasks,
+               ws,
 )
 
 # Before every endpoint, in this order: count the call against its caller's rate limit,
@@ -39,5 +40,7 @@ bp.before_request(idempotency.replay_or_claim)
 bp.after_request(idempotency.remember)
 bp.after_request(limits.add_headers)
 
+# The JSON socket /api/v1/ws joins the app with the API.
+bp.record_once(lambda state: state.app.register_blueprint(ws.socket_bp))
 # Recorded after every route above, so it runs after them and describes them all.
 bp.record_once(docs.document)

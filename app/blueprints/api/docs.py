@@ -7,7 +7,7 @@ requests and shape the responses. The viewers' scripts are vendored in static/ve
 
 from flask_smorest import Api
 
-from . import bp
+from . import bp, ws_schema
 from .errors import ErrorSchema
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import REPLAYED
@@ -60,7 +60,10 @@ SETTINGS = {
         "info": {"description": "See docs/api.md for the conventions: errors, "
                                 "pagination, ETags, times, tokens, API keys, "
                                 "Idempotency-Key, rate limits (RateLimit-* headers; 429 "
-                                "with Retry-After)."},
+                                "with Retry-After). The WebSocket "
+                                "/api/v1/ws?token=<access token> sends and takes the "
+                                "messages of the components WsServerMessage and "
+                                "WsClientMessage (docs/api.md \"WebSocket\")."},
     },
 }
 
@@ -87,6 +90,7 @@ def document(state):
     api = FloorlineApi(app)
     app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = api
     bp.register_views_in_doc(api, app, api.spec, name=bp.name, parameters=None)
+    ws_schema.describe(api.spec)
     for tag in TAGS:
         api.spec.tag(tag)
     _document_idempotency(api.spec)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.machines import services
 from app.blueprints.machines.models import Machine, MachineType
-from app.blueprints.telemetry.live_values import live_values
+from app.blueprints.telemetry.live import equipment_json
 from app.core.extensions import db
 
 from . import bp
@@ -47,14 +47,9 @@ class EquipmentSchema(ma.Schema):
 
 
 def equipment_of(machine):
-    live = live_values(machine)
-    latest = (machine.state.values or {}) if machine.state else {}
-    return {"id": machine.id, "code": machine.code, "name": machine.name,
-            "status": machine.status, "line": machine.line,
-            "connectivity": live.status, "last_seen_at": live.last_seen_at,
-            "reading_ts": live.reading_ts, "last_error": live.last_error,
-            "metrics": [{"key": v.key, "label": v.label, "unit": v.unit, "level": v.level,
-                         "value": latest.get(v.key)} for v in live.values]}
+    """The same shape as the socket's `equipment_status_update` (telemetry.live)."""
+    return equipment_json(machine)
+
 
 
 @bp.get("/equipment", tags=["equipment"])

@@ -25,6 +25,7 @@ from app.blueprints.auth import keys, roles
 from app.blueprints.auth.models import ApiKey, User
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.realtime import publish_after_commit
 
 from .errors import JsonError
 from .models import ApiSession
@@ -78,6 +79,8 @@ def revoke(session, reason):
     if session.revoked_at is None:
         session.revoked_at, session.revoked_reason = utcnow(), reason
         db.session.flush()
+        # Its open sockets (/api/v1/ws) close as soon as the revocation commits.
+        publish_after_commit("api.session_revoked", id=session.id)
 
 
 def _unauthorized(code, message):
@@ -202,6 +205,17 @@ def principal_or_none():
         return current_principal()
     except JsonError:
         return None
+
+
+def socket_session(token):
+    """The session and claims of an access token sent as the socket's ?token=, checked as
+    a bearer token is (JsonError when it is not good)."""
+    if not token.strip():
+        raise _unauthorized("unauthorized", "Send an access token: ?token=<access token>.")
+    claims = _decode(token.strip(), ACCESS)
+    session = _live_session(claims)
+    _check_setup(session.user)
+    return session, claims
 
 
 def _check_setup(user):

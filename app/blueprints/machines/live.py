@@ -2,14 +2,14 @@
 (so the live fan-out can render once for users who see the same)."""
 
 from flask import render_template
-from sqlalchemy import select, union
+from sqlalchemy import select, true, union
 
 from app.blueprints.auth import roles
 from app.core.extensions import db
 from app.realtime import PER_VISIBILITY, live_renderer, live_visibility
 
 from . import services
-from .models import Machine, line_operators, machine_operators
+from .models import Line, Machine, line_operators, machine_operators
 from .panels import TILE, render_slot
 
 
@@ -42,3 +42,33 @@ def machines_seen(users):
         for user_id, machine_id in db.session.execute(union(direct, via_line)):
             seen[user_id].add(machine_id)
     return {user.id: frozenset(seen[user.id]) if user.id in seen else None for user in users}
+
+
+# --- for the JSON socket (/api/v1/ws): the pieces other domains' JSON events share --------
+
+def machine_ref(machine):
+    return {"id": machine.id, "code": machine.code, "name": machine.name}
+
+
+def line_ref(line):
+    return {"id": line.id, "code": line.code, "name": line.name} if line else None
+
+
+def in_scope(machine_id_column, scope):
+    """A where clause keeping rows whose machine lies in a socket's scope (realtime.Scope:
+    the plant, a line or a machine)."""
+    if scope.kind == "line":
+        return machine_id_column.in_(select(Machine.id).where(Machine.line_id == scope.id))
+    if scope.kind == "machine":
+        return machine_id_column == scope.id
+    return true()
+
+
+def lines_in_scope(scope):
+    """The lines a scope covers: every line, the line, or the machine's line."""
+    stmt = select(Line).order_by(Line.code)
+    if scope.kind == "line":
+        return stmt.where(Line.id == scope.id)
+    if scope.kind == "machine":
+        return stmt.where(Line.id.in_(select(Machine.line_id).where(Machine.id == scope.id)))
+    return stmt

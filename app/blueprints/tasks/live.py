@@ -2,10 +2,12 @@
 
 from flask import render_template
 
+from app.blueprints.machines.live import machine_ref
 from app.core.extensions import db
 from app.core.forms import ConfirmForm
 from app.core.models import as_utc
-from app.realtime import live_renderer, live_resync
+from app.realtime import PER_VISIBILITY, live_renderer, live_resync
+from app.realtime.json_events import JsonEvent, live_json, person_json
 
 from . import services
 from .models import Task
@@ -67,3 +69,28 @@ def resync_task(user, arg, since):
     if since is None or as_utc(task.updated_at) <= as_utc(since):
         return ""  # a first connect: the page was just drawn
     return _task_page(task, user)
+
+
+# --- JSON for the API's socket ----------------------------------------------------------
+
+def task_json(task):
+    """A task as GET /api/v1/tasks/{id} shows it, without its history (the same fields)."""
+    return {"id": task.id, "title": task.title, "description": task.description,
+            "machine": machine_ref(task.machine),
+            "status": task.status, "priority": task.priority, "source": task.source,
+            "due_at": task.due_at, "started_at": task.started_at,
+            "finished_at": task.finished_at,
+            "assignees": [person_json(u) for u in task.assignees],
+            "created_by": person_json(task.created_by),
+            "issue_id": task.issue_id, "alert_id": task.alert_id,
+            "next_statuses": list(services.next_statuses(task)),
+            "created_at": task.created_at, "updated_at": task.updated_at}
+
+
+# Who sees a task depends only on its machine (services.can_see_task).
+@live_json("task.changed", audience=PER_VISIBILITY)
+def task_update(message, user):
+    task = db.session.get(Task, message.get("id"))
+    if task is None or not services.can_see_task(user, task):
+        return None
+    return [JsonEvent("task_update", task_json(task), task.machine_id, task.machine.line_id)]
