@@ -5,7 +5,7 @@
 
 What it does:
 1. drops and creates the PostgreSQL database `floorline_bench_poll` (JIT off, as in
-   bench/telemetry.py), runs the migrations and seeds 200 machines of one type with
+   bench/stack.py), runs the migrations and seeds 200 machines of one type with
    bench/seed.py; uses Redis db 12 on 127.0.0.1:6379 if it answers, else a throwaway one;
 2. starts a vendor on loopback whose data URLs answer one reading with new values every
    cycle; one machine in ten answers HTTP 503 and one in twenty-five a value of the wrong
@@ -13,7 +13,7 @@ What it does:
 3. in this process (create_app, one app context) runs `poll_cycle()` for the first 50, then
    all 200 machines: warm-up cycles first, then timed ones, counting SQL statements with a
    `before_cursor_execute` listener (an executemany counts once) and the time spent in them;
-4. prints the table. Nothing is written to the docs.
+4. prints the table and writes bench/results/poll.json.
 """
 
 import argparse
@@ -31,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
 from bench.common import bench_redis, fresh_database, log, pct, run  # noqa: E402
+from bench.stack import machine_facts  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DB_NAME = "floorline_bench_poll"
@@ -144,12 +146,24 @@ def measure(size, cycles, warmup, vendor, stmts):
             "stored": result["stored"], "failures": result["failures"]}
 
 
+def build_rows(rows):
+    return [report.row(f"poll cycle, {r['size']} machines, p95 (p50)",
+                       f"{r['p95']:.0f} ({r['p50']:.0f})", "ms", value=r["p95"])
+            for r in rows]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20, help="timed cycles per size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed cycles first")
+    parser.add_argument("--quick", action="store_true", help="5 timed cycles per size")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results/")
     args = parser.parse_args()
+    if args.quick:
+        args.cycles, args.warmup = 5, 1
+    started = time.perf_counter()
     service = setup(max(SIZES))
+    facts = machine_facts(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
     vendor = Vendor()
     try:
         from app import create_app
@@ -165,18 +179,20 @@ def main():
                 r = rows[-1]
                 log(f"{size} machines: cycle p50 {r['p50']:.0f} ms, p95 {r['p95']:.0f} ms, "
                     f"SQL {r['sql']:.0f} ms in {r['stmts']:.0f} statements")
-        print()
-        print("| machines | cycles | ms/cycle p50 | ms/cycle p95 | SQL ms/cycle | "
-              "statements/cycle | stored, failed (last cycle) |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['size']} | {r['cycles']} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                  f"{r['sql']:.0f} | {r['stmts']:.0f} | {r['stored']}, {r['failures']} |")
     finally:
         vendor.stop()
         if service is not None:
             service.stop()
+    detail = ["| machines | cycles | ms/cycle p50 | ms/cycle p95 | SQL ms/cycle | "
+              "statements/cycle | stored, failed (last cycle) |",
+              "|---|---|---|---|---|---|---|"]
+    detail += [f"| {r['size']} | {r['cycles']} | {r['p50']:.0f} | {r['p95']:.0f} | "
+               f"{r['sql']:.0f} | {r['stmts']:.0f} | {r['stored']}, {r['failures']} |"
+               for r in rows]
+    return report.finish("poll", build_rows(rows), facts, title="Poll cycle (in-process)",
+                         detail=detail, raw={"sizes": rows}, config=vars(args),
+                         write=not args.no_write, seconds=time.perf_counter() - started)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,7 +3,7 @@
 NOT part of the app and not used by default. Importing it replaces a few functions of
 app/blueprints/telemetry/ingest.py, keeping their contracts, so that
 
-    .venv/bin/python bench/telemetry.py --app bench.proposed_wsgi:app
+    .venv/bin/python -m bench.ingest --app bench.proposed_wsgi:app
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/floorline_proposed_test \
         .venv/bin/python -m pytest -p bench.proposed tests/telemetry ...
 
