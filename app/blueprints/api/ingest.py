@@ -5,6 +5,7 @@ import hmac
 import json
 
 import marshmallow as ma
+import orjson
 from flask import current_app, jsonify, request
 
 from app.blueprints.machines.lookup import machine_lookup
@@ -49,6 +50,11 @@ def _read_body():
     body = request.get_data(cache=False)
     if len(body) > limit:
         raise ApiError(413, f"body over {limit} bytes; send smaller batches")
+    try:
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # json decides (and words the 400): it also reads NaN and very big integers,
+        # which the validation then rejects with a 422 as before
     try:
         return body, json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

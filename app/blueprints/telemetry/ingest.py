@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import DateTime, Integer, and_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -340,7 +341,7 @@ def _run_latest(items, source, now, version):
     params = []
     for machine_id, item in items.items():
         trend = item.machine.machine_type.trend_metric
-        params.append({"machine_id": machine_id, "ts": item.ts.isoformat(),
+        params.append({"machine_id": machine_id, "ts": item.ts,
                        "values": item.values, "trend_key": trend.key if trend else None})
     rows = db.session.execute(LATEST_SQL, {
         "rows": _json(params), "now": now, "source": source, "version": version,
@@ -411,7 +412,20 @@ def _lock_states(machine_ids, version):
     return states
 
 
+SELECT_STATES_SQL = text("""
+SELECT machine_id, values, reading_ts, last_seen_at, readings_stored, readings_unchanged,
+       trend FROM machine_states
+WHERE machine_id = ANY(CAST(:ids AS int[])) AND (CAST(:version AS bigint) IS NULL OR EXISTS (
+  SELECT 1 FROM registry_versions WHERE name = 'machines'
+  AND version = CAST(:version AS bigint)))
+ORDER BY machine_id FOR UPDATE
+""")
+
+
 def _select_states(ids, version):
+    if _dialect() == "postgresql":  # one array parameter, not a 500-element IN list
+        rows = db.session.execute(SELECT_STATES_SQL, {"ids": ids, "version": version})
+        return {row[0]: _StateRow(*row) for row in rows}
     stmt = (select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
                    MachineState.last_seen_at, MachineState.readings_stored,
                    MachineState.readings_unchanged, MachineState.trend)
@@ -489,16 +503,14 @@ def _write(rows, states, source, now):
             db.session.execute(sqlite.insert(Reading).on_conflict_do_nothing(), rows)
         _write_states_many(states)
         return
-    params = [{"machine_id": s.machine_id, "values": s.values,
-               "reading_ts": s.reading_ts.isoformat() if s.reading_ts else None,
-               "last_seen_at": s.last_seen_at.isoformat(),
-               "last_changed_at": s.last_changed_at.isoformat() if s.last_changed_at else None,
+    params = [{"machine_id": s.machine_id, "values": s.values, "reading_ts": s.reading_ts,
+               "last_seen_at": s.last_seen_at, "last_changed_at": s.last_changed_at,
                "readings_stored": s.readings_stored,
                "readings_unchanged": s.readings_unchanged, "trend": s.trend}
               for s in states]
     # The key still guards the readings against a concurrent delivery of the same one.
     db.session.execute(WRITE_SQL, {
-        "rows": _json([{**row, "ts": row["ts"].isoformat()} for row in rows]),
+        "rows": _json(rows),
         "states": _json(params), "received_at": now, "source": source})
 
 
@@ -538,4 +550,16 @@ def _write_states_many(states):
 
 
 def _json(value):
-    return json.dumps(value, separators=(",", ":"))
+    """JSON text for a statement's parameter: orjson writes the datetimes itself and is
+    several times faster than json on a batch's rows (a fifth of a batch's CPU with json);
+    json (with isoformat) only for what orjson refuses, e.g. an integer over 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=_isoformat)
+
+
+def _isoformat(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
