@@ -9,7 +9,8 @@ type, metrics, webhook secret) and trusts it only while `registry_versions.versi
 value it was built at. Triggers keep the number moving, whatever writes the tables (the app,
 a migration, psql). PostgreSQL: one statement-level trigger per table, the value from a
 sequence (never reused, even after a rollback). SQLite (the demo): row triggers, a random
-value.
+value. The triggers insert the row if it is gone (a TRUNCATE of every table), so the
+number can never stand still.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,8 +34,10 @@ def upgrade():
         op.execute("CREATE SEQUENCE registry_version_seq START 2")
         op.execute(
             "CREATE FUNCTION bump_registry_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN UPDATE registry_versions SET version = nextval('registry_version_seq') "
-            "WHERE name = 'machines'; RETURN NULL; END $$")
+            "BEGIN INSERT INTO registry_versions (name, version) "
+            "VALUES ('machines', nextval('registry_version_seq')) "
+            "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version; "
+            "RETURN NULL; END $$")
         for table in TABLES:
             op.execute(f"CREATE TRIGGER {table}_registry_version AFTER INSERT OR UPDATE OR "
                        f"DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT "
@@ -43,8 +46,8 @@ def upgrade():
     for table in TABLES:
         for event in ("INSERT", "UPDATE", "DELETE"):
             op.execute(f"CREATE TRIGGER {table}_registry_{event.lower()} AFTER {event} ON "
-                       f"{table} BEGIN UPDATE registry_versions SET version = abs(random()) "
-                       "WHERE name = 'machines'; END")
+                       f"{table} BEGIN INSERT OR REPLACE INTO registry_versions (name, version) "
+                       "VALUES ('machines', abs(random())); END")
 
 
 def downgrade():

@@ -92,8 +92,9 @@ EMPTY = Snapshot(None, {}, {}, {})
 
 
 def current_version():
+    """0 when the row is gone (every table emptied): the next write puts it back."""
     return db.session.scalar(select(RegistryVersion.version)
-                             .where(RegistryVersion.name == "machines"))
+                             .where(RegistryVersion.name == "machines")) or 0
 
 
 def _load():

@@ -256,9 +256,9 @@ def _store_in_order(by_machine, valid, source, now, result, version):
 # `machine_id` null; the caller creates their rows and sends them again.
 LATEST_SQL = text("""
 WITH ok AS (
-  SELECT CAST(:version AS bigint) IS NULL OR EXISTS (
-    SELECT 1 FROM registry_versions WHERE name = 'machines'
-    AND version = CAST(:version AS bigint)) AS ok
+  SELECT CAST(:version AS bigint) IS NULL OR COALESCE((
+    SELECT version FROM registry_versions WHERE name = 'machines'), 0)
+    = CAST(:version AS bigint) AS ok
 ), r AS (
   SELECT r.* FROM jsonb_to_recordset(CAST(:rows AS jsonb))
     AS r(machine_id int, ts timestamptz, values jsonb, trend_key text)
@@ -415,9 +415,9 @@ def _lock_states(machine_ids, version):
 SELECT_STATES_SQL = text("""
 SELECT machine_id, values, reading_ts, last_seen_at, readings_stored, readings_unchanged,
        trend FROM machine_states
-WHERE machine_id = ANY(CAST(:ids AS int[])) AND (CAST(:version AS bigint) IS NULL OR EXISTS (
-  SELECT 1 FROM registry_versions WHERE name = 'machines'
-  AND version = CAST(:version AS bigint)))
+WHERE machine_id = ANY(CAST(:ids AS int[])) AND (CAST(:version AS bigint) IS NULL OR COALESCE((
+  SELECT version FROM registry_versions WHERE name = 'machines'), 0)
+  = CAST(:version AS bigint))
 ORDER BY machine_id FOR UPDATE
 """)
 
@@ -432,9 +432,8 @@ def _select_states(ids, version):
             .where(MachineState.machine_id.in_(ids)).order_by(MachineState.machine_id)
             .with_for_update())
     if version is not None:
-        stmt = stmt.where(select(RegistryVersion.version)
-                          .where(RegistryVersion.name == "machines").scalar_subquery()
-                          == version)
+        stmt = stmt.where(func.coalesce(select(RegistryVersion.version).where(
+            RegistryVersion.name == "machines").scalar_subquery(), 0) == version)
     return {row.machine_id: _StateRow(*row) for row in db.session.execute(stmt)}
 
 
