@@ -20,6 +20,7 @@ in PostgreSQL), the live update skipped and logged (counted in the app's log).
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from bench import report, stack
 from bench.common import log
 from bench.load import app_batch_segment, batch_plan, run_threads, single_plan, single_segment, split
 from bench.servers import cpu_text, with_cpu
+from scripts.services import start_redis
 
 NAME = "ingest"
 
@@ -139,6 +141,52 @@ def measure_single(ctx, args):
 
 
 
+# --- (R) Redis stopped ----------------------------------------------------------------------
+
+def count_readings(dsn):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM readings")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def measure_redis_down(ctx, args, redis_service):
+    """Single readings for a segment with the app's Redis up, then stop it and send a
+    segment of single readings and some batches: all must be stored, each commit's live
+    update skipped with a warning in the app's log."""
+    log(f"(R) Redis stopped: {args.clients} clients × {args.single_seconds:g} s of single "
+        "readings with Redis up, then the same and 10 batches of 500 with it stopped")
+    gen, machines, port = ctx["gen"], ctx["machines"], ctx["app"].port
+    groups = split(machines, args.clients)
+    per_client = int(3000 * args.single_seconds / args.clients) + 50
+    up = single_segment(port, single_plan(gen, groups, port, per_client), args.single_seconds)
+    before = count_readings(ctx["dsn"])
+    logged_before = ctx["app"].log_text().count(SKIPPED)
+    redis_service.stop()
+    down = single_segment(port, single_plan(gen, groups, port, per_client),
+                          args.single_seconds)
+    plan = batch_plan(gen, split(machines, 2), 500, 5000)
+    batches = app_batch_segment(port, ctx["ingest_key"], plan)
+    sent = down["requests"] + batches["readings"]
+    stored = count_readings(ctx["dsn"]) - before
+    time.sleep(0.5)  # the log lines of the last requests
+    logged = ctx["app"].log_text().count(SKIPPED) - logged_before
+    result = {"sent": sent, "stored": stored, "errors": down["errors"],
+              "commits": down["requests"] + batches["requests"], "logged": logged,
+              "single_per_s": down["per_s"], "single_up_per_s": up["per_s"],
+              "single_p95_ms": down["p95_ms"], "single_up_p95_ms": up["p95_ms"]}
+    log(f"    Redis up {up['per_s']:,.0f} req/s, stopped {down['per_s']:,.0f} req/s; "
+        f"{stored:,} of {sent:,} readings stored; {logged:,} skipped updates logged for "
+        f"{result['commits']:,} commits; errors {down['errors'] or 0}")
+    return result
+
+
+SKIPPED = "not sent: Redis unavailable"
+
+
 # --- report ---------------------------------------------------------------------------------
 
 def aggregate(segments):
@@ -243,12 +291,19 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     results = {}
-    with stack.running(args, bare=True) as ctx:
-        facts = ctx["machine"]
-        if "batch" in args.only:
-            results["batch"] = measure_batches(ctx, args)
-        if "single" in args.only:
-            results["single"] = measure_single(ctx, args)
+    # A Redis of the bench's own, so (R) can stop it without disturbing anyone.
+    redis_service = start_redis(Path(tempfile.mkdtemp(prefix="floorline-bench-redis-")))
+    try:
+        with stack.running(args, bare=True, redis_url=redis_service.url) as ctx:
+            facts = ctx["machine"]
+            if "batch" in args.only:
+                results["batch"] = measure_batches(ctx, args)
+            if "single" in args.only:
+                results["single"] = measure_single(ctx, args)
+            if "redis-down" in args.only:
+                results["redis_down"] = measure_redis_down(ctx, args, redis_service)
+    finally:
+        redis_service.stop()
     rows = build_rows(results, args)
     config = {k: v for k, v in vars(args).items() if k != "admin_dsn"}
     return report.finish(NAME, rows, facts, title="Ingest (targets 1, 2)",

@@ -165,6 +165,13 @@ class Server:
             return []
         return [int(p) for p in children.split()]
 
+    def log_text(self):
+        self.log_file.flush()
+        try:
+            return self.log_path.read_text()
+        except OSError:
+            return ""
+
     def tail(self, lines=30):
         try:
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])
