@@ -20,7 +20,10 @@ down_revision = 'a77dd4011d2e'
 branch_labels = None
 depends_on = None
 
-TABLES = ("machines", "machine_types", "metrics")
+# table → the version its writes move: the machine registry, and the alert rules (whose
+# per-process cache, alerts/rules.py, reads the same table).
+TABLES = {"machines": "machines", "machine_types": "machines", "metrics": "machines",
+          "alert_rules": "alert_rules"}
 
 
 def upgrade():
@@ -29,25 +32,26 @@ def upgrade():
         sa.Column('name', sa.String(length=32), nullable=False),
         sa.Column('version', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('name'))
-    op.execute("INSERT INTO registry_versions (name, version) VALUES ('machines', 1)")
+    op.execute("INSERT INTO registry_versions (name, version) VALUES ('machines', 1), "
+               "('alert_rules', 1)")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE SEQUENCE registry_version_seq START 2")
         op.execute(
             "CREATE FUNCTION bump_registry_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN INSERT INTO registry_versions (name, version) "
-            "VALUES ('machines', nextval('registry_version_seq')) "
+            "VALUES (TG_ARGV[0], nextval('registry_version_seq')) "
             "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version; "
             "RETURN NULL; END $$")
-        for table in TABLES:
+        for table, name in TABLES.items():
             op.execute(f"CREATE TRIGGER {table}_registry_version AFTER INSERT OR UPDATE OR "
                        f"DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT "
-                       "EXECUTE FUNCTION bump_registry_version()")
+                       f"EXECUTE FUNCTION bump_registry_version('{name}')")
         return
-    for table in TABLES:
+    for table, name in TABLES.items():
         for event in ("INSERT", "UPDATE", "DELETE"):
             op.execute(f"CREATE TRIGGER {table}_registry_{event.lower()} AFTER {event} ON "
                        f"{table} BEGIN INSERT OR REPLACE INTO registry_versions (name, version) "
-                       "VALUES ('machines', abs(random())); END")
+                       f"VALUES ('{name}', abs(random())); END")
 
 
 def downgrade():

@@ -91,10 +91,24 @@ class Snapshot:
 EMPTY = Snapshot(None, {}, {}, {})
 
 
-def current_version():
+def current_version(name="machines"):
     """0 when the row is gone (every table emptied): the next write puts it back."""
     return db.session.scalar(select(RegistryVersion.version)
-                             .where(RegistryVersion.name == "machines")) or 0
+                             .where(RegistryVersion.name == name)) or 0
+
+
+def remember_versions(versions):
+    """Keep the versions a statement of this transaction read (name → version), so the
+    ingest path's listeners need not ask again (alerts/rules.py)."""
+    db.session.info["registry_versions"] = (db.session().get_transaction(), versions or {})
+
+
+def version_seen(name):
+    """The version of `name` as this transaction read it already, else None."""
+    seen = db.session.info.get("registry_versions")
+    if seen is None or seen[0] is not db.session().get_transaction():
+        return None
+    return seen[1].get(name, 0)
 
 
 def _load():

@@ -17,7 +17,12 @@ from sqlalchemy import DateTime, Integer, and_, bindparam, func, literal, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app.blueprints.machines.lookup import MachineInfo, current_version, machine_lookup
+from app.blueprints.machines.lookup import (
+    MachineInfo,
+    current_version,
+    machine_lookup,
+    remember_versions,
+)
 from app.blueprints.machines.models import Machine, RegistryVersion
 from app.core.extensions import db
 from app.core.models import UTCDateTime, as_utc, utcnow
@@ -255,10 +260,12 @@ def _store_in_order(by_machine, valid, source, now, result, version):
 # machine was before, for the listeners. Machines without a state row yet come back with
 # `machine_id` null; the caller creates their rows and sends them again.
 LATEST_SQL = text("""
-WITH ok AS (
-  SELECT CAST(:version AS bigint) IS NULL OR COALESCE((
-    SELECT version FROM registry_versions WHERE name = 'machines'), 0)
-    = CAST(:version AS bigint) AS ok
+WITH v AS (
+  SELECT COALESCE(jsonb_object_agg(name, version), '{}') AS versions FROM registry_versions
+), ok AS (
+  SELECT CAST(:version AS bigint) IS NULL
+    OR COALESCE((versions ->> 'machines')::bigint, 0) = CAST(:version AS bigint) AS ok,
+    versions FROM v
 ), r AS (
   SELECT r.* FROM jsonb_to_recordset(CAST(:rows AS jsonb))
     AS r(machine_id int, ts timestamptz, values jsonb, trend_key text)
@@ -300,7 +307,7 @@ WITH ok AS (
   FROM c WHERE s.machine_id = c.machine_id
   RETURNING s.machine_id, s.values
 )
-SELECT ok.ok, c.machine_id, c.dup, c.same, c.old_values, c.old_ts, c.old_seen,
+SELECT ok.ok, ok.versions, c.machine_id, c.dup, c.same, c.old_values, c.old_ts, c.old_seen,
        upd.values AS new_values
 FROM ok LEFT JOIN (c JOIN upd ON upd.machine_id = c.machine_id) ON true
 """)
@@ -348,6 +355,7 @@ def _run_latest(items, source, now, version):
         "trend_points": TREND_POINTS}).all()
     if not rows[0].ok:
         return None
+    remember_versions(rows[0].versions)
     return [row for row in rows if row.machine_id is not None]
 
 
