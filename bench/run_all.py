@@ -66,10 +66,11 @@ def combined_rows(outcomes):
     return rows
 
 
-def markdown(outcomes, quick, seconds):
+def markdown(outcomes, seconds):
     rows = combined_rows(outcomes)
+    args = " ".join(sys.argv[1:])
     out = [f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — `make bench"
-           f"{' ARGS=--quick' if quick else ''}` — {seconds:.0f} s", "",
+           f"{f' ARGS={args!r}' if args else ''}` — {seconds:.0f} s", "",
            "| scenario | " + " | ".join(report.HEADERS) + " |",
            "|---" * (len(report.HEADERS) + 1) + "|"]
     out += [f"| {name} | " + " | ".join(str(c) for c in report.cells(r)) + " |"
@@ -97,7 +98,7 @@ def main(argv=None):
     report.print_table("All scenarios", [
         {**r, "figure": f"{name}: {r['figure']}"} for name, r in rows])
     report.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    LATEST.write_text(markdown(outcomes, args.quick, time.time() - started))
+    LATEST.write_text(markdown(outcomes, time.time() - started))
     log(f"wrote {LATEST.relative_to(ROOT)}")
     failed = any(r["met"] is False for _, r in rows)
     return 1 if failed else 0
