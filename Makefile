@@ -2,6 +2,7 @@
 #   make run    set up (venv, system packages, schema, demo data) and start the app
 #   make test   set up and run the test suite (PYTEST_ARGS="-k alerts -x" to narrow it;
 #               TEST_WORKERS=0 runs it in one process, e.g. for --pdb)
+#   make bench  run every benchmark under bench/ (ARGS=--quick for a smoke run)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,13 +20,19 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 	poppler-utils tesseract-ocr tesseract-ocr-eng
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint vendor venv venv-test system-packages clean
+.PHONY: help run test bench lint vendor venv venv-test system-packages clean
 
 run: venv system-packages ## start web, worker and cron on http://127.0.0.1:8000 (Ctrl-C stops)
 	$(PY) scripts/run.py
 
 test: venv-test system-packages ## run the tests (PYTEST_ARGS=... passes options to pytest)
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# Benchmarks: every scenario in bench/run_all.py's SCENARIOS, one at a time; the combined
+# table goes to stdout and bench/results/latest.md (see docs/PERFORMANCE.md).
+ARGS ?=
+bench: venv-test system-packages ## run the benchmarks (ARGS=--quick for a smoke run)
+	$(PY) -m bench.run_all $(ARGS)
 
 lint: venv-test ## ruff check
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 """The baseline for the single-reading webhook: the least a Flask endpoint can do.
 
-Served by bench/telemetry.py with the same gunicorn settings as the app
+Served by bench/ingest.py (bench/stack.py) with the same gunicorn settings as the app
 (`gunicorn ... --chdir bench bare_app:app`). It parses the same JSON body, maps the machine
 code to its id (a dict loaded once per process, like a warm cache) and runs one INSERT into
 the same `readings` table, then commits. No signature check, no validation, no change

@@ -1,6 +1,6 @@
-"""Where the plant page's time goes, in-process, on the database bench/telemetry.py left.
+"""Where the plant page's time goes, in-process, on the database `python -m bench.plant` left.
 
-    .venv/bin/python bench/page_profile.py            # after a bench/telemetry.py run
+    .venv/bin/python bench/page_profile.py            # after a `python -m bench.plant` run
 
 Times (median of N, one thread, no HTTP) each piece of `GET /` for the bench manager:
 the dashboard services' queries, the whole render, and per-tile helpers × 500, plus a

@@ -1,4 +1,4 @@
-"""Summarise py-spy raw (collapsed) stacks written by `bench/telemetry.py --profile`.
+"""Summarise py-spy raw (collapsed) stacks written by `python -m bench.ingest --profile` (or bench.plant).
 
     .venv/bin/python bench/profile_summary.py /tmp/floorline-bench-profile/batch5000-gil-*.txt
 

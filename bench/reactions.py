@@ -5,7 +5,7 @@
 
 What it does (docs/PERFORMANCE.md, "Reactions on the ingest path (issue 4)", has the numbers):
 1. drops and creates the PostgreSQL database `floorline_bench_reactions` (JIT off, as in
-   bench/telemetry.py), runs the migrations and seeds 500 machines of one type with
+   bench/stack.py), runs the migrations and seeds 500 machines of one type with
    bench/seed.py; uses Redis db 14 on 127.0.0.1:6379 if it answers, else a throwaway one;
 2. in this process (create_app, one app context) times `ingest()` + `db.session.commit()`
    for batches of one reading per machine, device time 20 s apart, `now` 1 s after it:

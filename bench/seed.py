@@ -1,4 +1,4 @@
-"""Seed the benchmark database through the app's own services (run by bench/telemetry.py).
+"""Seed the benchmark database through the app's own services (run by bench/stack.py).
 
     DATABASE_URL=... .venv/bin/python bench/seed.py --machines 500 --manager bench-manager \
         --password '...'

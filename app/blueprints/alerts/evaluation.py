@@ -190,6 +190,9 @@ def _announce(alert, machine, title, batch):
 
 
 def raise_alert(snap, machine, metric, value, ts, batch):
+    # Ingest hands over the registry snapshot's MachineInfo; the alert and its
+    # notifications need the row (one query, only when an alert is raised).
+    machine = db.session.get(Machine, machine.id)
     alert = Alert(rule_id=snap.id, machine=machine, severity=snap.severity,
                   message=render_message(snap, machine, metric, value), value=value,
                   state="active", raised_at=ts)

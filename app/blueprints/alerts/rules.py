@@ -1,9 +1,11 @@
 """Alert rules: checking and saving them, and the per-process cache the ingest path reads.
 
-The cache holds plain snapshots of the enabled rules. Each batch asks the database for
-one cheap version number (the newest `updated_at` and the number of rules); when it
-differs from the cached one, every rule is loaded again. So an edit made by any process
-reaches every other process on its next batch, and nothing depends on Redis.
+The cache holds plain snapshots of the enabled rules, built at one version of
+`registry_versions` 'alert_rules', which a database trigger moves to a new, never reused
+value on every write to the rules (see the migration). Each batch compares it: the ingest
+statement has usually read it already (`version_seen`), else one small query does. When it
+differs, every rule is loaded again. So an edit made by any process reaches every other
+process on its next batch, and nothing depends on Redis.
 """
 
 import string
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
+from app.blueprints.machines.lookup import current_version, version_seen
 from app.blueprints.machines.models import Machine, MachineType
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
@@ -321,7 +324,7 @@ class RuleSet:
     """The enabled rules at one version, indexed by scope. Never changed once built, so
     threads read it without a lock."""
 
-    version: tuple = ()
+    version: int | None = None
     by_type: dict = field(default_factory=dict)
     by_machine: dict = field(default_factory=dict)
     everywhere: tuple = ()
@@ -338,8 +341,9 @@ class RuleCache:
 
     def current(self):
         """The rules now: reloaded when any rule changed anywhere, one small query if not."""
-        version = tuple(db.session.execute(select(func.max(AlertRule.updated_at),
-                                                  func.count(AlertRule.id))).one())
+        version = version_seen("alert_rules")
+        if version is None:
+            version = current_version("alert_rules")
         if version != self.rules.version:
             self.rules = _load(version)
         return self.rules

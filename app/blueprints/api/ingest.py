@@ -5,8 +5,10 @@ import hmac
 import json
 
 import marshmallow as ma
+import orjson
 from flask import current_app, jsonify, request
 
+from app.blueprints.machines.lookup import machine_lookup
 from app.blueprints.telemetry import ingest as telemetry
 from app.core.extensions import csrf, db
 
@@ -49,6 +51,11 @@ def _read_body():
     if len(body) > limit:
         raise ApiError(413, f"body over {limit} bytes; send smaller batches")
     try:
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # json decides (and words the 400): it also reads NaN and very big integers,
+        # which the validation then rejects with a 422 as before
+    try:
         return body, json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"malformed JSON: {exc}") from None
@@ -69,14 +76,40 @@ def _ingest_one(body, payload):
     key = payload.get("machine")
     if not isinstance(key, str) or not key:
         raise ApiError(422, "machine must be the machine's code or vendor id")
-    machine = telemetry.find_machines([key]).get(key)
-    if machine is None:
-        raise ApiError(404, f"unknown machine '{key}'")
-    _check_signature(machine.webhook_secret, body, f"the webhook secret of {machine.code}")
-    result = telemetry.ingest([payload], source="webhook", machine=machine)
+    lookup = machine_lookup()
+    machine = _signed_machine(lookup, lookup.get(), key, body)
+    try:
+        result = telemetry.ingest([payload], source="webhook", machine=machine)
+    except telemetry.RegistryChanged:
+        # The machine (its secret, its type) changed since this process looked: look again
+        # (now read in this transaction), check the signature again, and write then.
+        snapshot = lookup.reload()
+        machine = _signed_machine(lookup, snapshot, key, body)
+        result = telemetry.ingest([payload], source="webhook", machine=machine, checked=True)
     if result.rejected:
         raise ApiError(422, "; ".join(result.rejected[0]["reasons"]), **result.as_dict())
     return result
+
+
+def _signed_machine(lookup, snapshot, key, body):
+    """The machine the reading names, its signature checked. An unknown machine or a bad
+    signature is answered only from a checked snapshot: the machine may be new, or its
+    secret just renewed, in another process."""
+    machine = snapshot.find(key)
+    if machine is None or not _signed_by(machine, body):
+        fresh = lookup.fresh()
+        if fresh is not snapshot:
+            machine = fresh.find(key)
+    if machine is None:
+        raise ApiError(404, f"unknown machine '{key}'")
+    _check_signature(machine.webhook_secret, body, f"the webhook secret of {machine.code}")
+    return machine
+
+
+def _signed_by(machine, body):
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    return bool(given) and hmac.compare_digest(given, signature_for(machine.webhook_secret,
+                                                                    body))
 
 
 @bp.post("/ingest", tags=["ingest"])

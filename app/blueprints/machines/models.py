@@ -155,3 +155,18 @@ class Machine(TimestampMixin, db.Model):
 
     def __str__(self):
         return f"{self.code} {self.name}"
+
+
+class RegistryVersion(db.Model):
+    """A number that changes whenever machines, machine types or metrics change.
+
+    Database triggers (see the migration) set it from a sequence on every statement that
+    writes those tables, so a value is never reused, even after a rollback. Every process
+    keeps the machine lookup in memory (lookup.py) and trusts it only while this number is
+    the one it was built at.
+    """
+
+    __tablename__ = "registry_versions"
+
+    name = db.Column(db.String(32), primary_key=True)
+    version = db.Column(db.BigInteger, nullable=False, default=0)

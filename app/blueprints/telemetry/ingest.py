@@ -12,12 +12,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import DateTime, Integer, and_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import selectinload
 
-from app.blueprints.machines.models import Machine, MachineType
+from app.blueprints.machines.lookup import (
+    MachineInfo,
+    current_version,
+    machine_lookup,
+    remember_versions,
+)
+from app.blueprints.machines.models import Machine, RegistryVersion
 from app.core.extensions import db
 from app.core.models import UTCDateTime, as_utc, utcnow
 from app.realtime import publish_after_commit
@@ -101,24 +107,18 @@ def check_values(machine_type, values, metrics=None):
     return reasons
 
 
-def find_machines(keys):
-    """Machines by our code or the vendor's id (vendors push with their own ids)."""
-    keys = {str(k) for k in keys if isinstance(k, str | int) and not isinstance(k, bool)}
-    if not keys:
-        return {}
-    upper = {k.upper() for k in keys}
-    machines = db.session.scalars(
-        select(Machine).where(Machine.code.in_(upper) | Machine.vendor_id.in_(keys))
-        .options(selectinload(Machine.machine_type).selectinload(MachineType.metrics))).all()
-    found = {}
-    for machine in machines:
-        found[machine.code] = machine
-        if machine.vendor_id:
-            found[machine.vendor_id] = machine
-    return {k: found.get(k.upper()) or found.get(k) for k in keys}
+def find_machines(keys, snapshot=None):
+    """Machines (MachineInfo, lookup.py) by our code or the vendor's id (vendors push with
+    their own ids), from the process's registry snapshot: no query."""
+    snapshot = snapshot or machine_lookup().get()
+    return {str(k): snapshot.find(k) for k in keys
+            if isinstance(k, str | int) and not isinstance(k, bool)}
 
 
 def _metrics_of(machine_type, cache):
+    by_key = getattr(machine_type, "by_key", None)  # a TypeInfo has its dict already
+    if by_key is not None:
+        return by_key
     if machine_type.id not in cache:
         cache[machine_type.id] = {m.key: m for m in machine_type.metrics}
     return cache[machine_type.id]
@@ -148,35 +148,85 @@ def _validate(index, raw, machines, now, fixed_machine, metric_cache):
     return _Valid(machine, ts, raw["values"]), None
 
 
-def ingest(readings, source, machine=None, now=None, machines=None):
-    """Validate and store readings; returns counts. Flushes; the caller commits.
+class RegistryChanged(Exception):
+    """The machine registry changed since the snapshot the readings were checked against;
+    nothing was written. Check again with a fresh snapshot."""
 
-    `machine` fixes the machine for every reading (a webhook URL names it). `machines`
-    (key → Machine) resolves the readings' `machine` keys when the caller has loaded the
-    machines already, as the poll has; otherwise they are looked up here.
+
+def ingest(readings, source, machine=None, now=None, machines=None, checked=False):
+    """Validate and store readings; returns counts. Writes in the session; the caller commits.
+
+    `machine` fixes the machine for every reading (a webhook URL names it); a registry
+    change since it was looked up raises RegistryChanged (the caller checked its secret
+    against that snapshot, so it must look again). `machines` (key → machine) resolves the
+    readings' `machine` keys when the caller loaded them in this transaction; otherwise the
+    process's registry snapshot does, re-checked here if it turns out stale. `checked`:
+    the caller read `machine` from the registry in this transaction (no version check).
     """
     now = now or utcnow()
-    result = IngestResult()
-    if machines is None:
-        machines = {} if machine else find_machines(r.get("machine") for r in readings
-                                                    if isinstance(r, dict))
-    valid, metric_cache = [], {}
+    lookup = machine_lookup()
+    # Machines the caller passed as rows (not from the snapshot) were read in this
+    # transaction: nothing to check.
+    snapshot = lookup.get()
+    checked = checked or machines is not None or (
+        machine is not None and not isinstance(machine, MachineInfo))
+    for _attempt in range(3):
+        if machines is None and machine is None:
+            keys = (r.get("machine") for r in readings if isinstance(r, dict))
+            found = find_machines(keys, snapshot)
+        else:
+            found = machines or {}
+        result, valid = _validate_all(readings, found, now, machine)
+        if result.rejected and not checked and machine is None:
+            # An unknown machine or metric may be one the snapshot has not seen yet.
+            checked, old = True, snapshot
+            snapshot = lookup.fresh()
+            if snapshot is not old:
+                continue
+        if not valid:
+            return result
+        if _store(valid, source, now, result, None if checked else snapshot.version):
+            return result
+        if machine is not None:
+            raise RegistryChanged()
+        snapshot, checked = lookup.reload(), True
+    raise RegistryChanged()
+
+
+def _validate_all(readings, machines, now, machine):
+    result, valid, metric_cache = IngestResult(), [], {}
     for index, raw in enumerate(readings):
         item, rejection = _validate(index, raw, machines, now, machine, metric_cache)
         if rejection:
             result.rejected.append(rejection)
         else:
             valid.append(item)
-    if valid:
-        _store(valid, source, now, result)
-    return result
+    return result, valid
 
 
-def _store(valid, source, now, result):
+def _store(valid, source, now, result, version):
+    """Write the valid readings; False (nothing written) if the registry is no longer at
+    `version` (None: the caller checked it in this transaction)."""
     by_machine = defaultdict(list)
     for item in valid:
         by_machine[item.machine.id].append(item)
-    states = _lock_states(by_machine.keys())
+    if _dialect() == "postgresql" and all(len(items) == 1 for items in by_machine.values()):
+        done = _store_latest(by_machine, source, now, result, version)
+    else:
+        done = _store_in_order(by_machine, valid, source, now, result, version)
+    if done:
+        react(done[0], now)
+        if done[1]:
+            publish_after_commit("telemetry.updated", ids=sorted(done[1]))
+    return done is not None
+
+
+def _store_in_order(by_machine, valid, source, now, result, version):
+    """Several readings of a machine (or SQLite): lock the states, walk each machine's
+    readings in time order in Python, then write. (observations, ids to publish) or None."""
+    states = _lock_states(by_machine.keys(), version)
+    if states is None:
+        return None
     known = _existing_keys(valid, states)
     rows, seen_only, observations = [], [], []
     for machine_id, items in by_machine.items():
@@ -198,12 +248,115 @@ def _store(valid, source, now, result):
             result.machine_ids.add(machine_id)
         elif previously_seen is None or now - as_utc(previously_seen) >= SEEN_PUBLISH_EVERY:
             seen_only.append(machine_id)
-    _insert_rows(rows, source, now)
-    _write_states(states.values())
-    react(observations, now)
-    if result.machine_ids or seen_only:
-        publish_after_commit("telemetry.updated",
-                             ids=sorted(result.machine_ids | set(seen_only)))
+    _write(rows, states.values(), source, now)
+    return observations, result.machine_ids | set(seen_only)
+
+
+# The whole write of readings that name each machine once, in one statement: check the
+# registry version, lock the states, tell duplicates (the latest reading's time, or a late
+# reading already stored) and unchanged values (the state's values contain the reading's:
+# 5 = 5.0 but true ≠ 1, as _same) from changes, insert the changed readings, move the states
+# (a late reading is history: it never rolls the latest values back) and return what each
+# machine was before, for the listeners. Machines without a state row yet come back with
+# `machine_id` null; the caller creates their rows and sends them again.
+LATEST_SQL = text("""
+WITH v AS (
+  SELECT COALESCE(jsonb_object_agg(name, version), '{}') AS versions FROM registry_versions
+), ok AS (
+  SELECT CAST(:version AS bigint) IS NULL
+    OR COALESCE((versions ->> 'machines')::bigint, 0) = CAST(:version AS bigint) AS ok,
+    versions FROM v
+), r AS (
+  SELECT r.* FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+    AS r(machine_id int, ts timestamptz, values jsonb, trend_key text)
+  WHERE (SELECT ok FROM ok)
+), old AS (
+  SELECT s.machine_id, s.values, s.reading_ts, s.last_seen_at FROM machine_states s
+  WHERE s.machine_id IN (SELECT machine_id FROM r) ORDER BY s.machine_id FOR UPDATE
+), c AS (
+  SELECT r.machine_id, r.ts, r.values, r.trend_key, o.values AS old_values,
+         o.reading_ts AS old_ts, o.last_seen_at AS old_seen,
+         o.reading_ts IS NOT NULL AND (r.ts = o.reading_ts OR (r.ts < o.reading_ts
+           AND EXISTS (SELECT 1 FROM readings x WHERE x.machine_id = r.machine_id
+                       AND x.ts = r.ts))) AS dup,
+         o.values @> r.values AS same,
+         o.reading_ts IS NULL OR r.ts > o.reading_ts AS newer
+  FROM r JOIN old o ON o.machine_id = r.machine_id
+), ins AS (
+  INSERT INTO readings (machine_id, ts, received_at, values, source)
+  SELECT machine_id, ts, :now, values, :source FROM c WHERE NOT dup AND NOT same
+  ON CONFLICT DO NOTHING RETURNING machine_id
+), upd AS (
+  UPDATE machine_states s SET
+    values = CASE WHEN c.newer AND NOT c.dup AND NOT c.same
+                  THEN s.values || c.values ELSE s.values END,
+    reading_ts = CASE WHEN c.newer AND NOT c.dup AND NOT c.same THEN c.ts
+                      ELSE s.reading_ts END,
+    trend = CASE WHEN c.newer AND NOT c.dup AND NOT c.same AND c.values ? c.trend_key
+      THEN (SELECT COALESCE(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+            FROM jsonb_array_elements(s.trend || jsonb_build_array(c.values -> c.trend_key))
+                 WITH ORDINALITY AS t(e, i)
+            WHERE i > jsonb_array_length(s.trend) + 1 - :trend_points)
+      ELSE s.trend END,
+    last_seen_at = :now,
+    last_changed_at = CASE WHEN NOT c.dup AND NOT c.same THEN :now
+                           ELSE s.last_changed_at END,
+    readings_stored = s.readings_stored + (NOT c.dup AND NOT c.same)::int,
+    readings_unchanged = s.readings_unchanged + (NOT c.dup AND c.same)::int,
+    reachable = true, last_error = NULL
+  FROM c WHERE s.machine_id = c.machine_id
+  RETURNING s.machine_id, s.values
+)
+SELECT ok.ok, ok.versions, c.machine_id, c.dup, c.same, c.old_values, c.old_ts, c.old_seen,
+       upd.values AS new_values
+FROM ok LEFT JOIN (c JOIN upd ON upd.machine_id = c.machine_id) ON true
+""")
+
+
+def _store_latest(by_machine, source, now, result, version):
+    """One reading per machine, on PostgreSQL: LATEST_SQL. (observations, ids) or None."""
+    items = {machine_id: items[0] for machine_id, items in by_machine.items()}
+    rows = _run_latest(items, source, now, version)
+    if rows is None:
+        return None
+    missing = items.keys() - {row.machine_id for row in rows}
+    if missing:  # first readings of these machines: give them a state row, then write
+        _create_states(missing)
+        rows += _run_latest({i: items[i] for i in missing}, source, now, None)
+    observations, publish = [], set()
+    for row in rows:
+        item = items[row.machine_id]
+        if row.dup:
+            result.duplicates += 1
+            continue
+        previous_ts = as_utc(row.old_ts) if row.old_ts else None
+        observations.append(Observation(item.machine, [(item.ts, item.values)],
+                                        dict(row.old_values or {}), previous_ts,
+                                        row.new_values))
+        if row.same:
+            result.unchanged += 1
+            if row.old_seen is None or now - as_utc(row.old_seen) >= SEEN_PUBLISH_EVERY:
+                publish.add(row.machine_id)
+        else:
+            result.stored += 1
+            result.machine_ids.add(row.machine_id)
+            publish.add(row.machine_id)
+    return observations, publish
+
+
+def _run_latest(items, source, now, version):
+    params = []
+    for machine_id, item in items.items():
+        trend = item.machine.machine_type.trend_metric
+        params.append({"machine_id": machine_id, "ts": item.ts,
+                       "values": item.values, "trend_key": trend.key if trend else None})
+    rows = db.session.execute(LATEST_SQL, {
+        "rows": _json(params), "now": now, "source": source, "version": version,
+        "trend_points": TREND_POINTS}).all()
+    if not rows[0].ok:
+        return None
+    remember_versions(rows[0].versions)
+    return [row for row in rows if row.machine_id is not None]
 
 
 def _apply(state, items, known, rows, result, accepted):
@@ -250,12 +403,49 @@ def _dialect():
     return db.session.get_bind().dialect.name
 
 
-def _lock_states(machine_ids):
-    """The state rows of these machines, created if missing, locked until commit.
+def _lock_states(machine_ids, version):
+    """The state rows of these machines, created if missing, locked until commit; None if
+    the registry is no longer at `version` (None: already checked).
 
     The lock makes two deliveries for one machine take turns, so change detection always
     compares with what the other one stored.
     """
+    ids = sorted(machine_ids)
+    states = _select_states(ids, version)
+    if len(states) < len(ids):
+        if not states and version is not None and current_version() != version:
+            return None
+        _create_states(set(ids) - states.keys())
+        states = _select_states(ids, None)
+    return states
+
+
+SELECT_STATES_SQL = text("""
+SELECT machine_id, values, reading_ts, last_seen_at, readings_stored, readings_unchanged,
+       trend FROM machine_states
+WHERE machine_id = ANY(CAST(:ids AS int[])) AND (CAST(:version AS bigint) IS NULL OR COALESCE((
+  SELECT version FROM registry_versions WHERE name = 'machines'), 0)
+  = CAST(:version AS bigint))
+ORDER BY machine_id FOR UPDATE
+""")
+
+
+def _select_states(ids, version):
+    if _dialect() == "postgresql":  # one array parameter, not a 500-element IN list
+        rows = db.session.execute(SELECT_STATES_SQL, {"ids": ids, "version": version})
+        return {row[0]: _StateRow(*row) for row in rows}
+    stmt = (select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
+                   MachineState.last_seen_at, MachineState.readings_stored,
+                   MachineState.readings_unchanged, MachineState.trend)
+            .where(MachineState.machine_id.in_(ids)).order_by(MachineState.machine_id)
+            .with_for_update())
+    if version is not None:
+        stmt = stmt.where(func.coalesce(select(RegistryVersion.version).where(
+            RegistryVersion.name == "machines").scalar_subquery(), 0) == version)
+    return {row.machine_id: _StateRow(*row) for row in db.session.execute(stmt)}
+
+
+def _create_states(machine_ids):
     ids = sorted(machine_ids)
     if _dialect() == "postgresql":
         # One statement: SQLAlchemy sends INSERT ... ON CONFLICT row by row (executemany).
@@ -267,13 +457,6 @@ def _lock_states(machine_ids):
         db.session.execute(sqlite.insert(MachineState).on_conflict_do_nothing(), [
             {"machine_id": i, "values": {}, "trend": [], "readings_stored": 0,
              "readings_unchanged": 0, "poll_failures": 0} for i in ids])
-    rows = db.session.execute(
-        select(MachineState.machine_id, MachineState.values, MachineState.reading_ts,
-               MachineState.last_seen_at, MachineState.readings_stored,
-               MachineState.readings_unchanged, MachineState.trend)
-        .where(MachineState.machine_id.in_(ids)).order_by(MachineState.machine_id)
-        .with_for_update()).all()
-    return {row.machine_id: _StateRow(*row) for row in rows}
 
 
 class _StateRow:
@@ -318,46 +501,44 @@ def _existing_keys(valid, states):
     return {(machine_id, as_utc(ts)) for machine_id, ts in db.session.execute(stmt).all()}
 
 
-def _insert_rows(rows, source, now):
-    if not rows:
-        return
-    if _dialect() == "postgresql":
-        # One set-based statement for the whole batch; the key still guards against a
-        # concurrent delivery of the same reading.
-        db.session.execute(text(
-            "INSERT INTO readings (machine_id, ts, received_at, values, source) "
-            "SELECT r.machine_id, r.ts, :received_at, r.values, :source "
-            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
-            "AS r(machine_id int, ts timestamptz, values jsonb) ON CONFLICT DO NOTHING"),
-            {"rows": _json([{**row, "ts": row["ts"].isoformat()} for row in rows]),
-             "received_at": now, "source": source})
-        return
-    for row in rows:
-        row["received_at"], row["source"] = now, source
-    db.session.execute(sqlite.insert(Reading).on_conflict_do_nothing(), rows)
-
-
-def _write_states(states):
+def _write(rows, states, source, now):
+    """The changed readings and the moved states, in one statement on PostgreSQL."""
     if _dialect() != "postgresql":
+        if rows:
+            for row in rows:
+                row["received_at"], row["source"] = now, source
+            db.session.execute(sqlite.insert(Reading).on_conflict_do_nothing(), rows)
         _write_states_many(states)
         return
-    params = [{"machine_id": s.machine_id, "values": s.values,
-               "reading_ts": s.reading_ts.isoformat() if s.reading_ts else None,
-               "last_seen_at": s.last_seen_at.isoformat(),
-               "last_changed_at": s.last_changed_at.isoformat() if s.last_changed_at else None,
+    params = [{"machine_id": s.machine_id, "values": s.values, "reading_ts": s.reading_ts,
+               "last_seen_at": s.last_seen_at, "last_changed_at": s.last_changed_at,
                "readings_stored": s.readings_stored,
                "readings_unchanged": s.readings_unchanged, "trend": s.trend}
               for s in states]
-    db.session.execute(text(
-        "UPDATE machine_states AS s SET values = r.values, reading_ts = r.reading_ts, "
-        "last_seen_at = r.last_seen_at, "
-        "last_changed_at = COALESCE(r.last_changed_at, s.last_changed_at), "
-        "readings_stored = r.readings_stored, readings_unchanged = r.readings_unchanged, "
-        "trend = r.trend, reachable = true, last_error = NULL "
-        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(machine_id int, values jsonb, "
-        "reading_ts timestamptz, last_seen_at timestamptz, last_changed_at timestamptz, "
-        "readings_stored bigint, readings_unchanged bigint, trend jsonb) "
-        "WHERE s.machine_id = r.machine_id"), {"rows": _json(params)})
+    # The key still guards the readings against a concurrent delivery of the same one.
+    db.session.execute(WRITE_SQL, {
+        "rows": _json(rows),
+        "states": _json(params), "received_at": now, "source": source})
+
+
+WRITE_SQL = text("""
+WITH ins AS (
+  INSERT INTO readings (machine_id, ts, received_at, values, source)
+  SELECT r.machine_id, r.ts, :received_at, r.values, :source
+  FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+    AS r(machine_id int, ts timestamptz, values jsonb)
+  ON CONFLICT DO NOTHING RETURNING 1
+)
+UPDATE machine_states AS s SET values = r.values, reading_ts = r.reading_ts,
+  last_seen_at = r.last_seen_at,
+  last_changed_at = COALESCE(r.last_changed_at, s.last_changed_at),
+  readings_stored = r.readings_stored, readings_unchanged = r.readings_unchanged,
+  trend = r.trend, reachable = true, last_error = NULL
+FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS r(machine_id int, values jsonb,
+  reading_ts timestamptz, last_seen_at timestamptz, last_changed_at timestamptz,
+  readings_stored bigint, readings_unchanged bigint, trend jsonb)
+WHERE s.machine_id = r.machine_id
+""")
 
 
 def _write_states_many(states):
@@ -376,4 +557,16 @@ def _write_states_many(states):
 
 
 def _json(value):
-    return json.dumps(value, separators=(",", ":"))
+    """JSON text for a statement's parameter: orjson writes the datetimes itself and is
+    several times faster than json on a batch's rows (a fifth of a batch's CPU with json);
+    json (with isoformat) only for what orjson refuses, e.g. an integer over 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=_isoformat)
+
+
+def _isoformat(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

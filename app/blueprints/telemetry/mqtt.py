@@ -8,6 +8,8 @@ set-based path) and says what happened, so the adapter can count and log it.
 
 from dataclasses import dataclass, field
 
+from app.blueprints.machines.lookup import machine_lookup
+
 from .ingest import find_machines, ingest
 
 SOURCE = "mqtt"
@@ -36,13 +38,15 @@ def store_messages(messages):
 
     Flushes; the caller commits.
     """
-    machines = find_machines(_machine_keys(messages))
+    keys = _machine_keys(messages)
+    machines = find_machines(keys)
+    if None in machines.values():  # maybe a machine the process has not seen yet
+        machines = find_machines(keys, machine_lookup().fresh())
     outcome = Outcome()
     readings, origins = _assign(messages, machines, outcome.rejected)
     if not readings:
         return outcome
-    result = ingest(readings, source=SOURCE,
-                    machines={m.code: m for m in machines.values() if m is not None})
+    result = ingest(readings, source=SOURCE)
     outcome.readings = len(readings)
     outcome.stored, outcome.unchanged = result.stored, result.unchanged
     outcome.duplicates = result.duplicates
