@@ -1,7 +1,7 @@
 """registry version: a number the machine registry's triggers change on every write
 
 Revision ID: c0ffee100001
-Revises: a77dd4011d2e
+Revises: 42d82ca6bfe4
 Create Date: 2026-11-30 19:40:00
 
 Every web, worker and poll process caches the machine lookup (code or vendor id → machine,
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'c0ffee100001'
-down_revision = 'a77dd4011d2e'
+down_revision = '42d82ca6bfe4'
 branch_labels = None
 depends_on = None
 
