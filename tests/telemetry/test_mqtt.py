@@ -130,7 +130,8 @@ def test_reading_on_the_code_topic_is_stored_with_source_mqtt(subscriber, publis
     publish("CNC-07", _reading(71.5, machine="CNC-07"))
     rows = _wait_for(lambda: _rows(cnc.id), "the reading to be stored")
     assert rows == [("mqtt", {"temperature": 71.5})]
-    assert subscriber.stats()["stored"] == 1
+    # The counters are updated after the commit that made the row visible.
+    _wait_for(lambda: subscriber.stats()["stored"] == 1, "the reading counted")
 
 
 def test_reading_on_the_vendor_id_topic_is_stored(subscriber, publish, make_machine):
