@@ -35,3 +35,25 @@ def test_a_list_costs_the_same_queries_for_3_or_15_rows(api_as, rows, count_quer
     rows(12)
     many = _queries(count_queries, api, page)
     assert many == few, f"{url}: {few} queries for 3 rows, {many} for 15"
+
+
+def test_readings_cost_the_same_queries_for_3_or_15(api_as, make_machine, count_queries):
+    from datetime import UTC, datetime, timedelta
+
+    from app.blueprints.telemetry.ingest import ingest
+    from app.core.extensions import db
+
+    api, _ = api_as("production_manager")
+    machine = make_machine()
+    start = datetime.now(UTC) - timedelta(hours=1)
+
+    def store(first, n):
+        ingest([{"ts": (start + timedelta(seconds=first + i)).isoformat(),
+                 "values": {"temperature": first + i}} for i in range(n)], "webhook",
+               machine=machine)
+        db.session.commit()
+    url = f"/api/v1/readings?machine={machine.id}&per_page=50"
+    store(0, 3)
+    few = _queries(count_queries, api, url)
+    store(3, 12)
+    assert _queries(count_queries, api, url) == few

@@ -65,11 +65,22 @@ ROUTES = {
     "api.add_issue_remedy": REPORTERS,
     "api.upload_issue_attachment": REPORTERS,
     "api.get_attachment": ALL,
+    "api.list_readings": ALL,
+    "api.get_reading": ALL,
+    "api.create_reading": MANAGERS,
+    "api.correct_reading": {"admin"},
+    "api.delete_reading": {"admin"},
+    "api.list_data": ALL,
+    "api.get_data": ALL,
+    "api.create_data": MANAGERS,
+    "api.correct_data": {"admin"},
+    "api.delete_data": {"admin"},
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
-OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999}
+OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
+             "reading_id": "999999-0"}
 
 
 def _api_rules(app):

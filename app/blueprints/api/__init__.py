@@ -25,6 +25,7 @@ from . import (  # noqa: E402,F401
                ingest,
                issues,
                machines,
+               readings,
                tasks,
 )
 
