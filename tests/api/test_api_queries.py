@@ -57,3 +57,25 @@ def test_readings_cost_the_same_queries_for_3_or_15(api_as, make_machine, count_
     few = _queries(count_queries, api, url)
     store(3, 12)
     assert _queries(count_queries, api, url) == few
+
+
+@pytest.mark.parametrize("url", ["/api/v1/lines", "/api/v1/production/lines",
+                                 "/api/v1/departments", "/api/v1/machine-types"])
+def test_places_cost_the_same_queries_for_3_or_15(api_as, make_user, make_line,
+                                                  make_machine_type, count_queries, url):
+    from app.blueprints.machines.models import Department
+    from app.core.extensions import db
+
+    api, _ = api_as("production_manager")
+
+    def add(n):
+        for _ in range(n):
+            make_machine_type()
+            line = make_line(operators=[make_user("operator")])
+            line.department = Department(code=f"D{line.id}", name=f"Department {line.id}")
+        db.session.commit()
+    page = f"{url}?per_page=50"
+    add(3)
+    few = _queries(count_queries, api, page)
+    add(12)
+    assert _queries(count_queries, api, page) == few

@@ -15,6 +15,7 @@ ALL = frozenset(ROLES)
 MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
 TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
 REPORTERS = ALL - {"viewer"}
+PLANT_WIDE = ALL - {"operator"}
 PUBLIC = "public"  # no token needed
 
 ROUTES = {
@@ -75,12 +76,36 @@ ROUTES = {
     "api.create_data": MANAGERS,
     "api.correct_data": {"admin"},
     "api.delete_data": {"admin"},
+    "api.list_departments": PLANT_WIDE,
+    "api.get_department": PLANT_WIDE,
+    "api.create_department": MANAGERS,
+    "api.update_department": MANAGERS,
+    "api.delete_department": MANAGERS,
+    "api.list_lines": PLANT_WIDE,
+    "api.get_line": PLANT_WIDE,
+    "api.create_line": MANAGERS,
+    "api.update_line": MANAGERS,
+    "api.delete_line": MANAGERS,
+    "api.list_production_lines": PLANT_WIDE,
+    "api.get_production_line": PLANT_WIDE,
+    "api.create_production_line": MANAGERS,
+    "api.update_production_line": MANAGERS,
+    "api.delete_production_line": MANAGERS,
+    "api.list_machine_types": PLANT_WIDE,
+    "api.get_machine_type": PLANT_WIDE,
+    "api.create_machine_type": MANAGERS,
+    "api.update_machine_type": MANAGERS,
+    "api.delete_machine_type": MANAGERS,
+    "api.add_metric": MANAGERS,
+    "api.update_metric": MANAGERS,
+    "api.delete_metric": MANAGERS,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
 OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
-             "reading_id": "999999-0"}
+             "reading_id": "999999-0", "department_id": 999_999, "line_id": 999_999,
+             "type_id": 999_999, "metric_id": 999_999}
 
 
 def _api_rules(app):

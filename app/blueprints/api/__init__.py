@@ -24,7 +24,9 @@ from . import (  # noqa: E402,F401
                errors,
                ingest,
                issues,
+               machine_types,
                machines,
+               places,
                readings,
                tasks,
 )
