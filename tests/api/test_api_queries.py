@@ -79,3 +79,22 @@ def test_places_cost_the_same_queries_for_3_or_15(api_as, make_user, make_line,
     few = _queries(count_queries, api, page)
     add(12)
     assert _queries(count_queries, api, page) == few
+
+
+@pytest.mark.parametrize("url", ["/api/v1/dashboard/lines", "/api/v1/dashboard/summary",
+                                 "/api/v1/dashboard/metrics"])
+def test_the_dashboard_costs_the_same_queries_for_3_or_15_lines(
+        api_as, make_line, make_machine, make_issue, make_task, make_andon_call,
+        count_queries, url):
+    api, _ = api_as("production_manager")
+
+    def add(n):
+        for _ in range(n):
+            machine = make_machine(line=make_line())
+            make_issue(machine=machine, alarm_code="E1")
+            make_task(machine)
+            make_andon_call(machine)
+    add(3)
+    few = _queries(count_queries, api, url)
+    add(12)
+    assert _queries(count_queries, api, url) == few

@@ -99,6 +99,12 @@ ROUTES = {
     "api.add_metric": MANAGERS,
     "api.update_metric": MANAGERS,
     "api.delete_metric": MANAGERS,
+    "api.equipment_faults": ALL,
+    "api.schedule_maintenance": TASK_CREATORS,
+    "api.dashboard_summary": ALL,
+    "api.dashboard_lines": ALL,
+    "api.dashboard_line_status": ALL,
+    "api.dashboard_metrics": ALL,
 }
 
 

@@ -22,6 +22,7 @@ from . import (  # noqa: E402,F401
                docs,
                equipment,
                errors,
+               floor,
                ingest,
                issues,
                machine_types,
