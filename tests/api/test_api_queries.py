@@ -98,3 +98,14 @@ def test_the_dashboard_costs_the_same_queries_for_3_or_15_lines(
     few = _queries(count_queries, api, url)
     add(12)
     assert _queries(count_queries, api, url) == few
+
+
+def test_notifications_cost_the_same_queries_for_3_or_15(api_as, make_notification,
+                                                         count_queries):
+    api, me = api_as("operator")
+    for _ in range(3):
+        make_notification(me)
+    few = _queries(count_queries, api, "/api/v1/notifications?per_page=50")
+    for _ in range(12):
+        make_notification(me)
+    assert _queries(count_queries, api, "/api/v1/notifications?per_page=50") == few

@@ -105,13 +105,16 @@ ROUTES = {
     "api.dashboard_lines": ALL,
     "api.dashboard_line_status": ALL,
     "api.dashboard_metrics": ALL,
+    "api.list_notifications": ALL,
+    "api.mark_notification_read": ALL,
+    "api.mark_all_notifications_read": ALL,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
 OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
              "reading_id": "999999-0", "department_id": 999_999, "line_id": 999_999,
-             "type_id": 999_999, "metric_id": 999_999}
+             "type_id": 999_999, "metric_id": 999_999, "notification_id": 999_999}
 
 
 def _api_rules(app):

@@ -27,6 +27,7 @@ from . import (  # noqa: E402,F401
                issues,
                machine_types,
                machines,
+               notifications,
                places,
                readings,
                tasks,
