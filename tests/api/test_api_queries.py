@@ -109,3 +109,16 @@ def test_notifications_cost_the_same_queries_for_3_or_15(api_as, make_notificati
     for _ in range(12):
         make_notification(me)
     assert _queries(count_queries, api, "/api/v1/notifications?per_page=50") == few
+
+
+def test_users_cost_the_same_queries_for_3_or_15(api_as, make_user, make_line,
+                                                 count_queries):
+    api, _ = api_as("admin")
+
+    def add(n):
+        for _ in range(n):
+            make_line(operators=[make_user("operator")])
+    add(3)
+    few = _queries(count_queries, api, "/api/v1/users?per_page=50")
+    add(12)
+    assert _queries(count_queries, api, "/api/v1/users?per_page=50") == few

@@ -108,13 +108,21 @@ ROUTES = {
     "api.list_notifications": ALL,
     "api.mark_notification_read": ALL,
     "api.mark_all_notifications_read": ALL,
+    "api.list_users": MANAGERS,
+    "api.get_user": MANAGERS,
+    "api.create_user": MANAGERS,
+    "api.update_user": MANAGERS,
+    "api.deactivate_user": MANAGERS,
+    "api.reactivate_user": MANAGERS,
+    "api.reset_user_password": MANAGERS,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
 OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
              "reading_id": "999999-0", "department_id": 999_999, "line_id": 999_999,
-             "type_id": 999_999, "metric_id": 999_999, "notification_id": 999_999}
+             "type_id": 999_999, "metric_id": 999_999, "notification_id": 999_999,
+             "user_id": 999_999}
 
 
 def _api_rules(app):

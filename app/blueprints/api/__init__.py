@@ -31,6 +31,7 @@ from . import (  # noqa: E402,F401
                places,
                readings,
                tasks,
+               users,
 )
 
 # Recorded after every route above, so it runs after them and describes them all.
