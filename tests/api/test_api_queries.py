@@ -122,3 +122,24 @@ def test_users_cost_the_same_queries_for_3_or_15(api_as, make_user, make_line,
     few = _queries(count_queries, api, "/api/v1/users?per_page=50")
     add(12)
     assert _queries(count_queries, api, "/api/v1/users?per_page=50") == few
+
+
+@pytest.mark.parametrize("url", ["/api/v1/maintenance-plans", "/api/v1/remedies"])
+def test_plans_and_remedies_cost_the_same_queries_for_3_or_15(
+        api_as, make_machine, make_plan, make_issue, make_user, count_queries, url):
+    from app.blueprints.logbook import services as logbook
+    from app.core.extensions import db
+
+    api, manager = api_as("production_manager")
+
+    def add(n):
+        for _ in range(n):
+            machine = make_machine()
+            make_plan(machine, user=manager, days=10)
+            logbook.add_remedy(make_user("maintenance"), make_issue(machine=machine),
+                               "Fixed", 10)
+        db.session.commit()
+    add(3)
+    few = _queries(count_queries, api, f"{url}?per_page=50")
+    add(12)
+    assert _queries(count_queries, api, f"{url}?per_page=50") == few

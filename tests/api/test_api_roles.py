@@ -115,6 +115,14 @@ ROUTES = {
     "api.deactivate_user": MANAGERS,
     "api.reactivate_user": MANAGERS,
     "api.reset_user_password": MANAGERS,
+    "api.list_plans": PLANT_WIDE,
+    "api.get_plan": PLANT_WIDE,
+    "api.create_plan": MANAGERS,
+    "api.update_plan": MANAGERS,
+    "api.deactivate_plan": MANAGERS,
+    "api.reactivate_plan": MANAGERS,
+    "api.list_remedies": ALL,
+    "api.get_remedy": ALL,
 }
 
 
@@ -122,7 +130,7 @@ ROUTES = {
 OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
              "reading_id": "999999-0", "department_id": 999_999, "line_id": 999_999,
              "type_id": 999_999, "metric_id": 999_999, "notification_id": 999_999,
-             "user_id": 999_999}
+             "user_id": 999_999, "plan_id": 999_999, "remedy_id": 999_999}
 
 
 def _api_rules(app):

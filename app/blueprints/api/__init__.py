@@ -29,6 +29,7 @@ from . import (  # noqa: E402,F401
                machines,
                notifications,
                places,
+               plans,
                readings,
                tasks,
                users,
