@@ -79,7 +79,7 @@ def test_get_one_with_an_etag_and_unknown_ids(api_as, make_machine):
     response = api.get(f"/api/v1/data/{_key(machine, 0)}")
     assert response.status_code == 200 and response.headers["ETag"]
     assert response.json["values"] == {"temperature": 20} and response.json["corrections"] == []
-    for bad in (_key(machine, 5), "nonsense", "12-", "-5"):
+    for bad in (_key(machine, 5), "nonsense", "12-", "-5", "99999999999-0", "0-1"):
         missing = api.get(f"{URL}/{bad}")
         assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
 

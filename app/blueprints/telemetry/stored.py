@@ -38,9 +38,14 @@ def reading_key(machine_id, ts):
 def parse_reading_key(key):
     """(machine id, device time) of a reading id, or None when it is not one."""
     machine, sep, micros = (key or "").partition("-")
-    if not sep or not machine.isdigit() or not micros.isdigit() or len(micros) > 17:
+    digits = micros.removeprefix("-")  # a device clock set before 1970
+    if not sep or not machine.isdigit() or not digits.isdigit() or len(digits) > 17 \
+            or len(machine) > 10 or not 0 < int(machine) < 2**31:
         return None
-    return int(machine), EPOCH + timedelta(microseconds=int(micros))
+    try:
+        return int(machine), EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        return None
 
 
 def find_reading(machine_id, ts):
