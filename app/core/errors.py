@@ -13,3 +13,8 @@ class ValidationFailed(Exception):
 
 class Forbidden(Exception):
     """The acting user may not do this; views answer 403."""
+
+
+class InUse(ValidationFailed):
+    """The thing is still used by others, so it cannot go: the API answers 409, a page shows
+    the message as it shows any refusal."""

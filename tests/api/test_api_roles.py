@@ -16,6 +16,7 @@ MANAGERS = frozenset({"admin", "production_manager", "shift_manager"})
 ADMIN = frozenset({"admin"})
 TASK_CREATORS = MANAGERS | {"engineer", "maintenance"}
 REPORTERS = ALL - {"viewer"}
+PLANT_WIDE = ALL - {"operator"}
 PUBLIC = "public"  # no token needed
 
 ROUTES = {
@@ -70,12 +71,72 @@ ROUTES = {
     "api.create_api_key": ADMIN,
     "api.get_api_key": ADMIN,
     "api.revoke_api_key": ADMIN,
+    "api.list_readings": ALL,
+    "api.get_reading": ALL,
+    "api.create_reading": MANAGERS,
+    "api.correct_reading": {"admin"},
+    "api.delete_reading": {"admin"},
+    "api.list_data": ALL,
+    "api.get_data": ALL,
+    "api.create_data": MANAGERS,
+    "api.correct_data": {"admin"},
+    "api.delete_data": {"admin"},
+    "api.list_departments": PLANT_WIDE,
+    "api.get_department": PLANT_WIDE,
+    "api.create_department": MANAGERS,
+    "api.update_department": MANAGERS,
+    "api.delete_department": MANAGERS,
+    "api.list_lines": PLANT_WIDE,
+    "api.get_line": PLANT_WIDE,
+    "api.create_line": MANAGERS,
+    "api.update_line": MANAGERS,
+    "api.delete_line": MANAGERS,
+    "api.list_production_lines": PLANT_WIDE,
+    "api.get_production_line": PLANT_WIDE,
+    "api.create_production_line": MANAGERS,
+    "api.update_production_line": MANAGERS,
+    "api.delete_production_line": MANAGERS,
+    "api.list_machine_types": PLANT_WIDE,
+    "api.get_machine_type": PLANT_WIDE,
+    "api.create_machine_type": MANAGERS,
+    "api.update_machine_type": MANAGERS,
+    "api.delete_machine_type": MANAGERS,
+    "api.add_metric": MANAGERS,
+    "api.update_metric": MANAGERS,
+    "api.delete_metric": MANAGERS,
+    "api.equipment_faults": ALL,
+    "api.schedule_maintenance": TASK_CREATORS,
+    "api.dashboard_summary": ALL,
+    "api.dashboard_lines": ALL,
+    "api.dashboard_line_status": ALL,
+    "api.dashboard_metrics": ALL,
+    "api.list_notifications": ALL,
+    "api.mark_notification_read": ALL,
+    "api.mark_all_notifications_read": ALL,
+    "api.list_users": MANAGERS,
+    "api.get_user": MANAGERS,
+    "api.create_user": MANAGERS,
+    "api.update_user": MANAGERS,
+    "api.deactivate_user": MANAGERS,
+    "api.reactivate_user": MANAGERS,
+    "api.reset_user_password": MANAGERS,
+    "api.list_plans": PLANT_WIDE,
+    "api.get_plan": PLANT_WIDE,
+    "api.create_plan": MANAGERS,
+    "api.update_plan": MANAGERS,
+    "api.deactivate_plan": MANAGERS,
+    "api.reactivate_plan": MANAGERS,
+    "api.list_remedies": ALL,
+    "api.get_remedy": ALL,
 }
 
 
 # Ids of nothing: the role check answers before the lookup's 404.
 OTHER_IDS = {"task_id": 999_999, "issue_id": 999_999, "attachment_id": 999_999,
-             "key_id": 999_999}
+             "key_id": 999_999,
+             "reading_id": "999999-0", "department_id": 999_999, "line_id": 999_999,
+             "type_id": 999_999, "metric_id": 999_999, "notification_id": 999_999,
+             "user_id": 999_999, "plan_id": 999_999, "remedy_id": 999_999}
 
 
 def _api_rules(app):

@@ -6,6 +6,7 @@ The operations are run from one test with schemathesis's Python API: its pytest 
 (schemathesis.pytest.from_fixture) fails under pytest 9 ('Function' has no '_nodeid').
 """
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -37,6 +38,9 @@ def _check(operation, headers):
     run()
 
 
+# It grows with the description (20 examples for each of ~90 operations): beyond the
+# suite's 120-second default per test on a loaded machine.
+@pytest.mark.timeout(900)
 def test_the_api_keeps_its_description(app, client, make_user, make_machine, make_alert_rule,
                                        make_alert, make_andon_call):
     machine = make_machine()  # something for the item routes to find

@@ -67,16 +67,22 @@ def list_equipment(args):
 
 
 
-@bp.get("/equipment/<string:code>/status", tags=["equipment"])
-@token_required()
-@bp.response(200, EquipmentSchema)
-def equipment_status(code):
-    """One machine's live state, by its code."""
+def machine_by_code(code):
+    """The machine with this code (any case), or a JSON 404."""
     key = services.normalize_code(code)
     machine = db.session.scalar(select(Machine).where(Machine.code == key)) \
         if "\x00" not in key else None
     if machine is None:
         raise JsonError(404, "not_found", f"No machine with code {code!r}.")
+    return machine
+
+
+@bp.get("/equipment/<string:code>/status", tags=["equipment"])
+@token_required()
+@bp.response(200, EquipmentSchema)
+def equipment_status(code):
+    """One machine's live state, by its code."""
+    machine = machine_by_code(code)
     if not services.can_see_machine(g.api_user, machine):
         raise JsonError(403, "forbidden", "This machine is not one of yours.")
     return equipment_of(machine)

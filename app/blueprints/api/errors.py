@@ -9,7 +9,7 @@ from flask import jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from app.core import uploads
-from app.core.errors import Forbidden, ValidationFailed
+from app.core.errors import Forbidden, InUse, ValidationFailed
 from app.core.extensions import db
 
 from . import bp
@@ -137,6 +137,13 @@ def json_error(error):
 def validation_failed(error):
     db.session.rollback()
     return error_response(422, CODES[422], str(error), error.errors)
+
+
+@bp.errorhandler(InUse)
+def in_use(error):
+    """Deleting what others still use: a conflict with the plant's state, not bad input."""
+    db.session.rollback()
+    return error_response(409, CODES[409], str(error), error.errors)
 
 
 @bp.errorhandler(uploads.FileTooLarge)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.models import User
-from app.core.errors import ValidationFailed
+from app.core.errors import InUse, ValidationFailed
 from app.core.extensions import db
 from app.core.models import contains_text
 from app.realtime import publish_after_commit
@@ -171,15 +171,51 @@ def save_department(department, code, name):
     return department
 
 
+def _check_operators(operators, field):
+    bad = [u.username for u in operators if u.role not in roles.MACHINE_BOUND]
+    if bad:
+        raise ValidationFailed({field: f"Not operators: {', '.join(bad)}."})
+
+
 def save_line(line, code, name, department=None, operators=None):
     _set_code_and_name(line, code, name)
     line.department = department
     if operators is not None:
+        _check_operators(operators, "operators")
         line.operators = list(operators)
     db.session.add(line)
     db.session.flush()
     publish_after_commit("line.updated", id=line.id)
     return line
+
+
+def _count(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def delete_department(department):
+    """Only an empty department goes: machines and lines in it would lose their place."""
+    users = [_count(len(department.machines), "machine") if department.machines else "",
+             _count(len(department.lines), "line") if department.lines else ""]
+    users = [u for u in users if u]
+    if users:
+        raise InUse(f"{' and '.join(users)} belong to {department.name}; move them to "
+                    "another department first.")
+    db.session.delete(department)
+    db.session.flush()
+
+
+def delete_line(line):
+    """Only a line without machines and operators goes: they would lose their place, and
+    operators the machines they see through it."""
+    users = [_count(len(line.machines), "machine") if line.machines else "",
+             _count(len(line.operators), "operator") if line.operators else ""]
+    users = [u for u in users if u]
+    if users:
+        raise InUse(f"{' and '.join(users)} belong to {line.name}; move them to another "
+                    "line first.")
+    db.session.delete(line)
+    db.session.flush()
 
 
 # --- machine types and metrics -----------------------------------------------------------
@@ -250,7 +286,7 @@ def delete_metric(metric):
 
 def delete_machine_type(machine_type):
     if machine_type.machines:
-        raise ValidationFailed(f"{len(machine_type.machines)} machines use {machine_type.name}; "
+        raise InUse(f"{len(machine_type.machines)} machines use {machine_type.name}; "
                                "move them to another type first.")
     db.session.delete(machine_type)
     db.session.flush()
@@ -311,9 +347,7 @@ def rotate_webhook_secret(machine):
 
 
 def set_machine_operators(machine, operators):
-    bad = [u.username for u in operators if u.role not in roles.MACHINE_BOUND]
-    if bad:
-        raise ValidationFailed({"operators": f"Not operators: {', '.join(bad)}."})
+    _check_operators(operators, "operators")
     machine.operators = list(operators)
     db.session.flush()
     publish_after_commit("machine.updated", id=machine.id)

@@ -69,13 +69,18 @@ def _unread_badge(user):
     return unread_count(user)
 
 
-def notifications_for(user, unread_only=False, page=1):
-    """One page (a flask-sqlalchemy Pagination) of the user's notifications, newest first."""
+def own_notifications(user, unread_only=False):
+    """A select of the user's notifications (only theirs, ever), newest first."""
     stmt = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return db.paginate(stmt.order_by(Notification.created_at.desc(), Notification.id.desc()),
-                       page=page, per_page=PAGE_SIZE, error_out=False)
+    return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def notifications_for(user, unread_only=False, page=1):
+    """One page (a flask-sqlalchemy Pagination) of the user's notifications, newest first."""
+    return db.paginate(own_notifications(user, unread_only), page=page, per_page=PAGE_SIZE,
+                       error_out=False)
 
 
 def mark_read(user, notification=None):

@@ -4,7 +4,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.blueprints.machines.models import Machine
 from app.core.extensions import db
-from app.core.models import UTCDateTime
+from app.core.models import UTCDateTime, utcnow
 
 JSONValue = db.JSON().with_variant(JSONB(), "postgresql")
 
@@ -61,3 +61,27 @@ class PollCycle(db.Model):
     failures = db.Column(db.Integer, nullable=False, default=0)
     stored = db.Column(db.Integer, nullable=False, default=0)
     skipped = db.Column(db.Boolean, nullable=False, default=False)  # the last one still ran
+
+
+class ReadingCorrection(db.Model):
+    """A stored reading changed or deleted by an admin: who, when, before and after, why.
+
+    Readings are evidence (alerts, meters and reports were made from them), so they never
+    change silently. The row keeps the reading's key, not a foreign key: a deleted reading
+    is gone from `readings` but its record stays.
+    """
+
+    __tablename__ = "reading_corrections"
+
+    id = db.Column(db.Integer, primary_key=True)
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), nullable=False)
+    ts = db.Column(UTCDateTime(), nullable=False)
+    action = db.Column(db.String(16), nullable=False)  # "corrected" or "deleted"
+    before = db.Column(JSONValue, nullable=False)
+    after = db.Column(JSONValue)                        # None: deleted
+    reason = db.Column(db.Text, nullable=False)
+    actor_id = db.Column(db.ForeignKey("users.id"), nullable=False)
+    actor = db.relationship("User")
+    at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (db.Index("ix_reading_corrections_machine_id_ts", "machine_id", "ts"),)
