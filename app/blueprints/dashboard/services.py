@@ -2,24 +2,22 @@
 
 from datetime import timedelta
 
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth.models import User
 from app.blueprints.machines import services as machine_services
-from app.blueprints.machines.models import Line, Machine, MachineType, line_operators, machine_operators
+from app.blueprints.machines.models import Line, Machine, line_operators, machine_operators
+from app.blueprints.telemetry import tile_cache
 from app.blueprints.telemetry.models import PollCycle
 from app.core.extensions import db
 from app.core.models import utcnow
 
-# Everything a tile shows, loaded in a fixed number of queries however many machines.
-TILE_LOAD = (selectinload(Machine.state),
-             selectinload(Machine.machine_type).selectinload(MachineType.metrics))
-
 
 def my_machines(user):
     stmt = machine_services.visible_machines(user).options(
-        *TILE_LOAD, selectinload(Machine.line)).order_by(Machine.code)
+        selectinload(Machine.line)).order_by(Machine.code)
     return db.session.scalars(stmt).all()
 
 
@@ -35,14 +33,22 @@ def plant_summary():
             "pending_logins": pending}
 
 
-def plant_by_line():
-    """Every line with its machines, then the machines on no line."""
-    lines = db.session.scalars(select(Line).options(
-        selectinload(Line.machines).options(*TILE_LOAD),
-        selectinload(Line.operators)).order_by(Line.name)).all()
-    loose = db.session.scalars(select(Machine).where(Machine.line_id.is_(None)).options(
-        *TILE_LOAD).order_by(Machine.code)).all()
-    return lines, loose
+def plant_lines():
+    """Every line with its department and operators, by name."""
+    return db.session.scalars(select(Line).options(
+        selectinload(Line.department), selectinload(Line.operators)).order_by(Line.name)).all()
+
+
+def plant_grids():
+    """{line id, or None for machines on no line: their tiles, in code order}. The tiles
+    come from the shared fragment cache: one query and one Redis read for the plant."""
+    rows = tile_cache.tile_rows()
+    raw = tile_cache.fragments(rows)
+    parts = {}
+    for row in rows:
+        parts.setdefault(row.line_id, []).append(
+            tile_cache.finish(raw[row.id], row.last_seen_at))
+    return {line_id: Markup("".join(html)) for line_id, html in parts.items()}
 
 
 def unstaffed_machines():
