@@ -22,15 +22,15 @@ from flask import current_app, render_template, request, url_for
 from markupsafe import Markup
 from redis.exceptions import RedisError
 from sqlalchemy import Text, cast, select
-from sqlalchemy.orm import selectinload
 
-from app.blueprints.machines.models import Machine, MachineType
+from app.blueprints.machines.models import Machine, MachineType, Metric
 from app.core.extensions import db, redis_client
 from app.core.models import utcnow
 from app.core.templating import time_ago
 
+from .live_values import silent_after
 from .models import MachineState
-from .tiles import SEEN_MARK, TypeFacts, build_tile, live_status
+from .tiles import SEEN_MARK, TypeFacts, build_tile
 
 log = logging.getLogger(__name__)
 OOB = ' hx-swap-oob="true"'
@@ -72,25 +72,63 @@ class _Row:
         self.trend = json.loads(row.trend_text) if row.trend_text else []
 
 
+METRIC_COLUMNS = (Metric.key, Metric.label, Metric.unit, Metric.kind, Metric.normal_min,
+                  Metric.normal_max, Metric.role, Metric.position, Metric.id)
+# {type version: TypeFacts}: worked out again only when a type or its metrics change.
+_FACTS = {}
+
+
 def _types(type_ids):
-    """{type id: (TypeFacts, version text)} for these machine types (two queries)."""
-    types = db.session.scalars(select(MachineType).where(MachineType.id.in_(type_ids))
-                               .options(selectinload(MachineType.metrics))).all()
+    """{type id: (TypeFacts, version text)} for these machine types: one Core query; the
+    version is every field of the type and its metrics that a tile can show."""
+    rows = db.session.execute(
+        select(MachineType.id, MachineType.name, *METRIC_COLUMNS)
+        .outerjoin(Metric, Metric.machine_type_id == MachineType.id)
+        .where(MachineType.id.in_(type_ids))
+        .order_by(MachineType.id, Metric.position, Metric.id)).all()
+    by_type = {}
+    for row in rows:
+        by_type.setdefault((row[0], row[1]), []).append(tuple(row[2:]))
     out = {}
-    for t in types:
-        metrics = [(m.key, m.label, m.unit, m.kind, m.normal_min, m.normal_max, m.role,
-                    m.position, m.id) for m in t.metrics]
-        out[t.id] = TypeFacts.of(t), repr((t.name, metrics))
+    for (type_id, name), metrics in by_type.items():
+        version = repr((name, [m for m in metrics if m[-1] is not None]))
+        if version not in _FACTS:
+            if len(_FACTS) > 1000:
+                _FACTS.clear()
+            _FACTS[version] = _facts(name, metrics)
+        out[type_id] = _FACTS[version], version
     return out
 
 
-def _version(row, type_version, now):
-    """Everything the tile shows, hashed: equal versions draw equal HTML."""
-    # Not the time last seen itself: the tile shows it through SEEN_MARK (see finish).
-    live = live_status(row.last_seen_at, row.reachable, now)
-    text = "\x1f".join(map(str, (row.code, row.name, row.location, row.status, type_version,
-                                 row.values_text, row.trend_text, live,
-                                 row.last_seen_at is None)))
+def _facts(name, metrics):
+    """TypeFacts from plain rows, through a MachineType that lives only here (never added
+    to the session), so the choice of tile metrics stays in one place (models.py)."""
+    machine_type = MachineType(name=name)
+    machine_type.metrics = [Metric(**dict(zip((c.key for c in METRIC_COLUMNS), m,
+                                              strict=True)))
+                            for m in metrics if m[-1] is not None]
+    return TypeFacts.of(machine_type)
+
+
+def _versions(rows, types, now):
+    """{id: version}: everything each tile shows, hashed; equal versions draw equal HTML.
+    Not the time last seen itself: the tile shows it through SEEN_MARK (see finish), and
+    only whether it is long enough ago to call the machine silent."""
+    silent_before = now - silent_after()
+    type_digest = {type_id: _digest(version) for type_id, (_, version) in types.items()}
+    out = {}
+    for row in rows:
+        seen = row.last_seen_at
+        # The same order of precedence as tiles.live_status.
+        live = ("unreachable" if row.reachable is False else "none" if seen is None
+                else "silent" if seen <= silent_before else "reporting")
+        out[row.id] = _digest(f"{row.code}\x1f{row.name}\x1f{row.location}\x1f{row.status}"
+                              f"\x1f{type_digest[row.machine_type_id]}\x1f{row.values_text}"
+                              f"\x1f{row.trend_text}\x1f{live}")
+    return out
+
+
+def _digest(text):
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
@@ -112,8 +150,8 @@ def _read(key, ids):
     out = {}
     for machine_id, value in zip(ids, raw, strict=True):
         if value is not None:
-            version, _, html = value.decode().partition("\n")
-            out[machine_id] = version, html
+            version, _, html = value.partition(b"\n")
+            out[machine_id] = version.decode(), html
     return out
 
 
@@ -143,14 +181,14 @@ def fragments(rows, now=None):
     still matches, drawn (and kept) otherwise. Raw fragments still need `finish`."""
     now = now or utcnow()
     types = _types({row.machine_type_id for row in rows})
-    versions = {row.id: _version(row, types[row.machine_type_id][1], now) for row in rows}
+    versions = _versions(rows, types, now)
     key = _cache_key()
     cached = _read(key, list(versions))
     out, stale = {}, []
     for row in rows:
         hit = cached.get(row.id)
         if hit is not None and hit[0] == versions[row.id]:
-            out[row.id] = hit[1]
+            out[row.id] = hit[1].decode()
         else:
             stale.append(row)
     if stale:
