@@ -46,8 +46,9 @@ def plant_grids():
     raw = tile_cache.fragments(rows)
     parts = {}
     for row in rows:
-        parts.setdefault(row.line_id, []).append(
-            tile_cache.finish(raw[row.id], row.last_seen_at))
+        if row.id in raw:  # not deleted meanwhile
+            parts.setdefault(row.line_id, []).append(
+                tile_cache.finish(raw[row.id], row.last_seen_at))
     return {line_id: Markup("".join(html)) for line_id, html in parts.items()}
 
 

@@ -14,14 +14,13 @@ marker there (tiles.SEEN_MARK) that `finish` fills in as each page goes out.
 """
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 
 from flask import current_app, render_template, request, url_for
 from markupsafe import Markup
 from redis.exceptions import RedisError
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 
 from app.blueprints.machines.models import Machine, MachineType, Metric
 from app.core.extensions import db, redis_client
@@ -45,31 +44,39 @@ CODE_VERSION = hashlib.blake2b(b"".join(
 # Unused fragments (a machine deleted, an old deploy's) go with the key after a week.
 KEEP_SECONDS = 7 * 24 * 3600
 
-COLUMNS = (Machine.id, Machine.line_id, Machine.code, Machine.name, Machine.location,
-           Machine.status, Machine.machine_type_id,
-           cast(MachineState.values, Text).label("values_text"),
-           cast(MachineState.trend, Text).label("trend_text"),
-           MachineState.last_seen_at, MachineState.reachable)
+SEP = "\x1f"
+
+
+def _content():
+    """Everything of the machine and its state that a tile shows, as one text column
+    (on PostgreSQL its md5, so 500 rows carry 32 characters each, not their JSON)."""
+    parts = (Machine.code, Machine.name, Machine.location, Machine.status,
+             cast(MachineState.values, Text), cast(MachineState.trend, Text))
+    text = parts[0]
+    for part in parts[1:]:
+        text = text.op("||")(SEP).op("||")(func.coalesce(part, "\x1e"))
+    return (func.md5(text) if db.engine.dialect.name == "postgresql" else text).label("content")
 
 
 def tile_rows(where=None):
-    """Every machine a tile needs, in code order, one Core query (`where`: a filter on
-    Machine, e.g. Machine.id.in_(ids))."""
-    stmt = select(*COLUMNS).outerjoin(MachineState, MachineState.machine_id == Machine.id)
+    """The machines of a page of tiles, in code order: what decides whether a cached tile
+    still holds (one Core query; `where` filters Machine, e.g. Machine.id.in_(ids))."""
+    stmt = select(Machine.id, Machine.line_id, Machine.code, Machine.machine_type_id,
+                  MachineState.last_seen_at, MachineState.reachable, _content()
+                  ).outerjoin(MachineState, MachineState.machine_id == Machine.id)
     if where is not None:
         stmt = stmt.where(where)
     return db.session.execute(stmt.order_by(Machine.code)).all()
 
 
-class _Row:
-    """A tile row with its JSON columns decoded, as tiles.build_tile reads it."""
-
-    def __init__(self, row):
-        self.id, self.code, self.name, self.location = row.id, row.code, row.name, row.location
-        self.status, self.last_seen_at, self.reachable = (row.status, row.last_seen_at,
-                                                          row.reachable)
-        self.values = json.loads(row.values_text) if row.values_text else {}
-        self.trend = json.loads(row.trend_text) if row.trend_text else []
+def _drawing_rows(ids):
+    """{id: row} with what drawing these tiles needs (only for tiles not in the cache)."""
+    stmt = select(Machine.id, Machine.code, Machine.name, Machine.location, Machine.status,
+                  Machine.machine_type_id, MachineState.values, MachineState.trend,
+                  MachineState.last_seen_at, MachineState.reachable, _content()
+                  ).outerjoin(MachineState, MachineState.machine_id == Machine.id
+                              ).where(Machine.id.in_(ids))
+    return {row.id: row for row in db.session.execute(stmt)}
 
 
 METRIC_COLUMNS = (Metric.key, Metric.label, Metric.unit, Metric.kind, Metric.normal_min,
@@ -122,9 +129,8 @@ def _versions(rows, types, now):
         # The same order of precedence as tiles.live_status.
         live = ("unreachable" if row.reachable is False else "none" if seen is None
                 else "silent" if seen <= silent_before else "reporting")
-        out[row.id] = _digest(f"{row.code}\x1f{row.name}\x1f{row.location}\x1f{row.status}"
-                              f"\x1f{type_digest[row.machine_type_id]}\x1f{row.values_text}"
-                              f"\x1f{row.trend_text}\x1f{live}")
+        content = row.content if len(row.content) == 32 else _digest(row.content)
+        out[row.id] = f"{content}.{type_digest[row.machine_type_id]}.{live}"
     return out
 
 
@@ -167,13 +173,18 @@ def _write(key, fragments):
         log.warning("tile cache unavailable: %d tiles not kept", len(fragments), exc_info=True)
 
 
-def _render(rows, types, now):
-    """{id: html} for these rows, in one template render (tiles split at SEPARATOR)."""
+def _render(ids, types, now):
+    """{id: (version, html)} for these machines, drawn in one template render (tiles split
+    at SEPARATOR). Each version is worked out from the very row drawn, so a fragment is
+    never kept under a version of other content (a change between two queries)."""
     href = url_for("machines.show", machine_id=0)[:-1]  # route ends in the id
-    tiles = [build_tile(_Row(row), types[row.machine_type_id][0], f"{href}{row.id}", now)
+    rows = list(_drawing_rows(ids).values())  # a machine deleted since: nothing to draw
+    tiles = [build_tile(row, types[row.machine_type_id][0], f"{href}{row.id}", now)
              for row in rows]
     html = render_template("telemetry/_tiles.html", tiles=tiles, oob=True, separator=SEPARATOR)
-    return dict(zip((row.id for row in rows), html.split(SEPARATOR)[:-1], strict=True))
+    versions = _versions(rows, types, now)
+    return {row.id: (versions[row.id], piece)
+            for row, piece in zip(rows, html.split(SEPARATOR)[:-1], strict=True)}
 
 
 def fragments(rows, now=None):
@@ -190,11 +201,11 @@ def fragments(rows, now=None):
         if hit is not None and hit[0] == versions[row.id]:
             out[row.id] = hit[1].decode()
         else:
-            stale.append(row)
+            stale.append(row.id)
     if stale:
         drawn = _render(stale, types, now)
-        _write(key, {i: (versions[i], html) for i, html in drawn.items()})
-        out.update(drawn)
+        _write(key, drawn)
+        out.update((i, html) for i, (_, html) in drawn.items())
     return out
 
 
@@ -209,7 +220,8 @@ def finish(raw, last_seen_at, oob=False):
 def joined(rows, oob=False, now=None):
     """The tiles of these rows, in their order, as one piece of HTML."""
     raw = fragments(rows, now)
-    return Markup("".join(finish(raw[row.id], row.last_seen_at, oob) for row in rows))
+    return Markup("".join(finish(raw[row.id], row.last_seen_at, oob) for row in rows
+                          if row.id in raw))
 
 
 def tiles_html(ids, oob=False):
@@ -218,4 +230,5 @@ def tiles_html(ids, oob=False):
         return {}
     rows = tile_rows(Machine.id.in_(list(ids)))
     raw = fragments(rows)
-    return {row.id: Markup(finish(raw[row.id], row.last_seen_at, oob)) for row in rows}
+    return {row.id: Markup(finish(raw[row.id], row.last_seen_at, oob)) for row in rows
+            if row.id in raw}
