@@ -164,3 +164,20 @@ def test_the_page_draws_every_tile_when_redis_is_down(app, logged_in, make_machi
     caplog.set_level(logging.WARNING, logger="app.blueprints.telemetry.tile_cache")
     assert "47.5" in _tile(browser, machine)
     assert any("tile cache unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_plant_page_names_each_lines_department_and_operators(logged_in, make_user,
+                                                              make_machine, mill_type):
+    from app.blueprints.machines.models import Department
+
+    department = services.save_department(Department(), "HEAD", "Heading hall")
+    staffed = services.save_line(Line(), "HL1", "Heading line one", department,
+                                 operators=[make_user("operator", full_name="Ana Ortiz"),
+                                            make_user("operator", username="zed-op", full_name="")])
+    services.save_line(Line(), "HL2", "Heading line two")
+    db.session.commit()
+    make_machine(code="HEAD-1", machine_type=mill_type, line=staffed)
+    browser, _ = logged_in("production_manager")
+    html = text_of(browser.get("/"))
+    assert "HL1 · Heading hall · Ana Ortiz, zed-op" in html
+    assert "HL2 · no operators" in html
