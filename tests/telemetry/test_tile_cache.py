@@ -181,3 +181,36 @@ def test_plant_page_names_each_lines_department_and_operators(logged_in, make_us
     html = text_of(browser.get("/"))
     assert "HL1 · Heading hall · Ana Ortiz, zed-op" in html
     assert "HL2 · no operators" in html
+
+
+def _claimed_by_another_process(app, machine):
+    """Claims the machine's tile as another web process's hub would; (rows, now, key,
+    version)."""
+    rows = tile_cache.tile_rows(Machine.id == machine.id)
+    now = datetime.now(UTC)
+    version = tile_cache._versions(rows, tile_cache._types({machine.machine_type_id}),
+                                   now)[machine.id]
+    key = tile_cache._cache_key()
+    redis_client().set(f"{key}:drawing:{machine.id}:{version}", 1, px=5000)
+    return rows, now, key, version
+
+
+def test_a_tile_another_process_is_drawing_is_waited_for(app, make_machine, mill_type):
+    import threading
+
+    machine = make_machine(code="CLAIM-1", machine_type=mill_type)
+    _feed(machine, 44.0)
+    with app.test_request_context("/"):
+        rows, now, key, version = _claimed_by_another_process(app, machine)
+        client = redis_client()
+        threading.Timer(0.1, client.hset, (key, str(machine.id),
+                                           f"{version}\n<a>drawn elsewhere</a>")).start()
+        assert tile_cache.fragments(rows, now)[machine.id] == "<a>drawn elsewhere</a>"
+
+
+def test_a_claim_nobody_finishes_lapses_and_the_tile_is_drawn(app, make_machine, mill_type):
+    machine = make_machine(code="CLAIM-2", machine_type=mill_type)
+    _feed(machine, 44.0)
+    with app.test_request_context("/"):
+        rows, now, _key, _version = _claimed_by_another_process(app, machine)
+        assert "CLAIM-2" in tile_cache.fragments(rows, now)[machine.id]

@@ -15,6 +15,7 @@ marker there (tiles.SEEN_MARK) that `finish` fills in as each page goes out.
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 from flask import current_app, render_template, request, url_for
@@ -27,9 +28,8 @@ from app.core.extensions import db, redis_client
 from app.core.models import utcnow
 from app.core.templating import time_ago
 
-from .live_values import silent_after
 from .models import MachineState
-from .tiles import SEEN_MARK, TypeFacts, build_tile
+from .tiles import SEEN_MARK, TypeFacts, build_tile, live_status, silent_before
 
 log = logging.getLogger(__name__)
 OOB = ' hx-swap-oob="true"'
@@ -121,14 +121,11 @@ def _versions(rows, types, now):
     """{id: version}: everything each tile shows, hashed; equal versions draw equal HTML.
     Not the time last seen itself: the tile shows it through SEEN_MARK (see finish), and
     only whether it is long enough ago to call the machine silent."""
-    silent_before = now - silent_after()
+    cutoff = silent_before(now)
     type_digest = {type_id: _digest(version) for type_id, (_, version) in types.items()}
     out = {}
     for row in rows:
-        seen = row.last_seen_at
-        # The same order of precedence as tiles.live_status.
-        live = ("unreachable" if row.reachable is False else "none" if seen is None
-                else "silent" if seen <= silent_before else "reporting")
+        live = live_status(row.last_seen_at, row.reachable, cutoff)
         content = row.content if len(row.content) == 32 else _digest(row.content)
         out[row.id] = f"{content}.{type_digest[row.machine_type_id]}.{live}"
     return out
@@ -179,7 +176,8 @@ def _render(ids, types, now):
     never kept under a version of other content (a change between two queries)."""
     href = url_for("machines.show", machine_id=0)[:-1]  # route ends in the id
     rows = list(_drawing_rows(ids).values())  # a machine deleted since: nothing to draw
-    tiles = [build_tile(row, types[row.machine_type_id][0], f"{href}{row.id}", now)
+    cutoff = silent_before(now)
+    tiles = [build_tile(row, types[row.machine_type_id][0], f"{href}{row.id}", cutoff)
              for row in rows]
     html = render_template("telemetry/_tiles.html", tiles=tiles, oob=True, separator=SEPARATOR)
     versions = _versions(rows, types, now)
@@ -203,9 +201,55 @@ def fragments(rows, now=None):
         else:
             stale.append(row.id)
     if stale:
-        drawn = _render(stale, types, now)
+        out.update(_draw_or_wait(key, stale, versions, types, now))
+    return out
+
+
+def _draw_or_wait(key, ids, versions, types, now):
+    """{id: html} for tiles not in the cache. Every web process's hub gets each event at
+    the same moment: the first to claim a tile draws it, the others wait for it rather
+    than draw it again (a 480-reading batch is ~480 tiles for the whole plant, not per
+    process). A claim lapses after CLAIM_MS, so a process that dies holds nothing up."""
+    mine, theirs = _claim(key, ids, versions)
+    out = {}
+    if mine:
+        drawn = _render(mine, types, now)
         _write(key, drawn)
         out.update((i, html) for i, (_, html) in drawn.items())
+    if theirs:
+        out.update(_wait_for(key, theirs, versions))
+        left = [i for i in theirs if i not in out]
+        if left:  # the other process was slower than CLAIM_MS, or its tile changed again
+            out.update((i, html) for i, (_, html) in _render(left, types, now).items())
+    return out
+
+
+CLAIM_MS = 1000
+WAIT_STEP = 0.005
+
+
+def _claim(key, ids, versions):
+    """(ids this process draws, ids another one is drawing)."""
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for i in ids:
+            pipe.set(f"{key}:drawing:{i}:{versions[i]}", 1, nx=True, px=CLAIM_MS)
+        won = pipe.execute()
+    except RedisError:
+        return ids, []
+    return ([i for i, ok in zip(ids, won, strict=True) if ok],
+            [i for i, ok in zip(ids, won, strict=True) if not ok])
+
+
+def _wait_for(key, ids, versions):
+    """{id: html} of the tiles another process is drawing, as they arrive in the cache."""
+    out, deadline = {}, time.monotonic() + CLAIM_MS / 1000
+    while len(out) < len(ids) and time.monotonic() < deadline:
+        time.sleep(WAIT_STEP)
+        left = [i for i in ids if i not in out]
+        for i, (version, html) in _read(key, left).items():
+            if version == versions[i]:
+                out[i] = html.decode()
     return out
 
 

@@ -22,6 +22,26 @@ LIVE_WORDS = {"none": ("No data yet", "off"), "unreachable": ("Unreachable", "ba
 SEEN_MARK = "<!--seen-->"
 
 
+@dataclass(frozen=True)
+class MetricFacts:
+    """What show_value reads of a metric, as plain attributes: hundreds of tiles read
+    them, and an ORM attribute costs several times a plain one."""
+
+    key: str
+    label: str
+    unit: str
+    kind: str
+    normal_min: float | None
+    normal_max: float | None
+    role: str | None
+    range_text: str
+
+    @classmethod
+    def of(cls, metric):
+        return cls(metric.key, metric.label, metric.unit, metric.kind, metric.normal_min,
+                   metric.normal_max, metric.role, metric.range_text)
+
+
 @dataclass
 class TypeFacts:
     """What every tile of one machine type shares, worked out once per type."""
@@ -29,13 +49,14 @@ class TypeFacts:
     name: str
     tile_metrics: list
     trend_label: str
-    running: object = None   # the metric with role "running", if any
+    running: MetricFacts | None = None   # the metric with role "running", if any
 
     @classmethod
     def of(cls, machine_type):
         trend = machine_type.trend_metric
-        return cls(machine_type.name, machine_type.tile_metrics,
-                   trend.label if trend else "", machine_type.metric_with_role("running"))
+        running = machine_type.metric_with_role("running")
+        return cls(machine_type.name, [MetricFacts.of(m) for m in machine_type.tile_metrics],
+                   trend.label if trend else "", running and MetricFacts.of(running))
 
 
 @dataclass
@@ -69,13 +90,19 @@ def sparkline(values, width=100, height=24):
                     for i, v in enumerate(numbers))
 
 
-def live_status(last_seen_at, reachable, now):
-    """none, unreachable, silent or reporting: as the latest values panel says it."""
+def silent_before(now):
+    """A machine last seen at or before this is silent (live_values.silent_after)."""
+    return now - silent_after()
+
+
+def live_status(last_seen_at, reachable, cutoff):
+    """none, unreachable, silent or reporting, as the latest values panel says it;
+    `cutoff` is silent_before(now)."""
     if reachable is False:
         return "unreachable"
     if last_seen_at is None:
         return "none"
-    return "silent" if now >= as_utc(last_seen_at) + silent_after() else "reporting"
+    return "silent" if as_utc(last_seen_at) <= cutoff else "reporting"
 
 
 def _word(status, live, values, running):
@@ -88,9 +115,10 @@ def _word(status, live, values, running):
     return ("Running", "ok") if running.level == "running" else ("Stopped", "warn")
 
 
-def build_tile(row, facts, href, now):
-    """A Tile from one row of tile_cache's query (machine columns + its state's)."""
-    live = live_status(row.last_seen_at, row.reachable, now)
+def build_tile(row, facts, href, cutoff):
+    """A Tile from one row of tile_cache's query (machine columns + its state's);
+    `cutoff` is silent_before(now)."""
+    live = live_status(row.last_seen_at, row.reachable, cutoff)
     latest = row.values or {}
     shown = row.last_seen_at is not None
     values = [show_value(m, latest.get(m.key)) for m in facts.tile_metrics] if shown else []
