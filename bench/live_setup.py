@@ -112,13 +112,15 @@ class Plant:
         conn.close()
         return machines
 
-    def start(self):
+    def start(self, root=ROOT):
+        """gunicorn serving the app of `root` (this checkout, or another one's work tree for
+        a side-by-side comparison on the same database)."""
         self.port = free_port()
         self.log_path = Path(self.tmp.name) / "app.log"
         self.log_file = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         cmd = [str(BIN / "gunicorn"), *self.args, "--bind", f"127.0.0.1:{self.port}",
                "wsgi:app"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log_file,
+        self.proc = subprocess.Popen(cmd, cwd=root, env=self.env, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -129,7 +131,8 @@ class Plant:
                     break
             time.sleep(0.3)
         self.cookie = session_cookie(self.port, MANAGER, PASSWORD)
-        log(f"app on :{self.port}: gunicorn {' '.join(self.args)}")
+        log(f"app on :{self.port}: gunicorn {' '.join(self.args)}"
+            + ("" if root == ROOT else f" (from {root})"))
 
     def stop(self):
         if self.proc is None:
@@ -194,6 +197,20 @@ class Plant:
         if not hello or 'id="live-dot"' not in hello:
             raise RuntimeError(f"first frame is not the live dot: {hello!r}")
         return ws
+
+
+@contextlib.contextmanager
+def worktree(rev):
+    """A detached work tree of `rev` under /tmp, removed after."""
+    path = Path(tempfile.mkdtemp(prefix="floorline-bench-rev-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev],
+                   check=True, capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)],
+                       check=True, capture_output=True)
+        path.parent.rmdir()
 
 
 def _with_workers(args, workers):

@@ -1,6 +1,6 @@
 """Target 3: the plant page with 500 machines, server time p95 < 25 ms.
 
-    .venv/bin/python -m bench.plant_page [--quick]
+    .venv/bin/python -m bench.plant_page [--quick] [--compare REV]
 
 Seeds 500 machines on 10 lines (bench/seed.py), gives every machine a reading (one gateway
 batch), starts the app under gunicorn with the Procfile's web settings, then times
@@ -8,7 +8,9 @@ batch), starts the app under gunicorn with the Procfile's web settings, then tim
 200 (--quick: 60) sequential ones — round trips on loopback, i.e. server time plus well
 under a millisecond for the ~560 KiB body. Then the same while a gateway posts a reading
 for every machine every second (every tile changes: each page after a batch draws the
-changed tiles again), to show the cost when the cache is cold.
+changed tiles again), to show the cost when the cache is cold. With `--compare REV` the
+idle measurement alternates (3 rounds) between this checkout and REV's app (a temporary
+git worktree, same database, same gunicorn options), so a busy machine slows both alike.
 """
 
 import argparse
@@ -16,7 +18,7 @@ import threading
 import time
 
 from bench.common import log
-from bench.live_setup import Plant, dumps, ms_summary, report
+from bench.live_setup import Plant, dumps, ms_summary, report, worktree
 
 TARGET_MS = 25
 
@@ -40,6 +42,23 @@ def time_pages(plant, count):
     return ms_summary(times), tiles, max(sizes)
 
 
+def compare(plant, rev, pages):
+    """{"this": summary, rev: summary}: idle pages alternating between the two apps."""
+    times = {"this": [], rev: []}
+    with worktree(rev) as base:
+        for _ in range(3):
+            for name, root in (("this", None), (rev, base)):
+                plant.stop()
+                plant.start(**({"root": root} if root else {}))
+                summary, _, _ = time_pages(plant, pages // 3)
+                times[name].append(summary)
+                log(f"  {name}: p50 {summary['p50']} ms, p95 {summary['p95']} ms")
+    plant.stop()
+    plant.start()
+    return {name: {"p95_rounds": [r["p95"] for r in rounds],
+                   "p50_rounds": [r["p50"] for r in rounds]} for name, rounds in times.items()}
+
+
 def gateway_batches(plant, stop, every=1.0):
     conn = plant.connection()
     key = plant.env["INGEST_KEY"]
@@ -60,6 +79,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--machines", type=int, default=500)
+    parser.add_argument("--compare", metavar="REV", help="also time REV's page, alternating")
     args = parser.parse_args(argv)
     pages = 60 if args.quick else 200
     with Plant("floorline_bench_page", machines=args.machines) as plant:
@@ -80,6 +100,7 @@ def main(argv=None):
         stop.set()
         feeder.join(timeout=10)
         log(f"  p50 {busy['p50']} ms, p95 {busy['p95']} ms")
+        side_by_side = compare(plant, args.compare, pages) if args.compare else None
     rows = [
         {"figure": f"GET / manager, {tiles} tiles, p95 (p50)", "value": idle["p95"],
          "p50": idle["p50"], "unit": "ms", "target": f"p95 < {TARGET_MS} ms",
@@ -88,8 +109,14 @@ def main(argv=None):
          "value": busy["p95"], "p50": busy["p50"], "unit": "ms", "target": "(info)",
          "met": None},
     ]
+    if side_by_side:
+        for name, r in side_by_side.items():
+            rows.append({"figure": f"GET / idle, {name}, p95 per round", "unit": "ms",
+                         "value": " / ".join(map(str, r["p95_rounds"])), "target": "(info)",
+                         "met": None})
     ok = report("plant_page", "Plant page (target 3)", rows,
-                {"idle": idle, "busy": busy, "body_bytes": size, "machines": args.machines})
+                {"idle": idle, "busy": busy, "body_bytes": size, "machines": args.machines,
+                 "compare": side_by_side})
     return 0 if ok else 1
 
 
