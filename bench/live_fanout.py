@@ -1,6 +1,7 @@
 """What one commit costs the live fan-out: Redis messages, renders, and delivery latency.
 
-    .venv/bin/python bench/live_fanout.py                     # this checkout, ~1 minute
+    .venv/bin/python -m bench.live_fanout [--quick]           # this checkout, ~1 minute
+                                                              # (+ bench/results/live_fanout.json)
     .venv/bin/python bench/live_fanout.py --compare 4cd92c2   # and that commit, side by side
     .venv/bin/python bench/live_fanout.py --sockets 200 --commits 30
 
@@ -307,7 +308,10 @@ def main():
     parser.add_argument("--compare", metavar="REV", help="also run at this commit")
     parser.add_argument("--root", type=Path, default=HERE, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="60 sockets, 8 commits")
     args = parser.parse_args()
+    if args.quick:
+        args.sockets, args.commits = min(args.sockets, 60), min(args.commits, 8)
     if args.commits >= LINES * MACHINES_PER_LINE:
         parser.error(f"at most {LINES * MACHINES_PER_LINE - 1} commits (one machine each)")
     if args.compare:
@@ -315,8 +319,27 @@ def main():
     elif args.json:
         print(json.dumps(measure(args.root, args.sockets, args.commits)))
     else:
-        table([("this checkout", measure(args.root, args.sockets, args.commits))],
-              args.sockets)
+        result = measure(args.root, args.sockets, args.commits)
+        table([("this checkout", result)], args.sockets)
+        write_result(result, args.sockets)
+
+
+def write_result(r, sockets):
+    """bench/results/live_fanout.json in the bench scenarios' shape (figures for the record,
+    no target of their own: targets 4 and 5 are bench/plant_live.py and bench/sockets.py)."""
+    from bench.live_setup import report
+
+    rows = [{"figure": f"Redis messages per commit ({sockets} sockets)", "value": round(
+                r["redis"], 1), "unit": "", "target": "1", "met": r["redis"] <= 1.0},
+            {"figure": "templates rendered per commit", "value": round(r["renders"], 1),
+             "unit": "", "target": "(info)", "met": None},
+            {"figure": "frames sent per commit", "value": round(r["frames"], 1), "unit": "",
+             "target": "(info)", "met": None},
+            {"figure": "sockets reached per commit", "value": round(r["reached"], 1),
+             "unit": "", "target": "(info)", "met": None},
+            {"figure": "commit → last frame, p95 (p50)", "value": round(r["p95"], 1),
+             "p50": round(r["p50"], 1), "unit": "ms", "target": "(info)", "met": None}]
+    report("live_fanout", "Live fan-out of one alerting commit", rows, {"raw": r})
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from flask_login import current_user
 
 from app.blueprints.auth import roles
 from app.blueprints.auth.access import roles_required
-from app.blueprints.telemetry.tiles import tiles_of
+from app.blueprints.telemetry.tile_cache import tiles_html
 from app.core.extensions import csrf
 from app.core.htmx import render_page
 
@@ -16,13 +16,11 @@ def home():
     if current_user.is_machine_bound:
         machines = services.my_machines(current_user)
         return render_page("dashboard/operator.html", machines=machines,
-                           tiles=tiles_of(machines))
-    lines, loose = services.plant_by_line()
+                           tiles=tiles_html([m.id for m in machines]))
     poll, skipped_polls = services.last_poll()
     return render_page("dashboard/plant.html", summary=services.plant_summary(),
                        poll=poll, skipped_polls=skipped_polls,
-                       lines=lines, loose=loose,
-                       tiles=tiles_of([m for line in lines for m in line.machines] + loose),
+                       lines=services.plant_lines(), grids=services.plant_grids(),
                        unstaffed=services.unstaffed_machines())
 
 

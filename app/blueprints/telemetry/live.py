@@ -15,9 +15,15 @@ from app.core.extensions import db
 from app.realtime import PER_VISIBILITY, live_renderer, live_resync
 from app.realtime.json_events import JsonEvent, live_json, live_json_snapshot
 
+from . import tile_cache
 from .live_values import live_values
 from .models import MachineState
-from .panels import tile_context, values_context
+from .panels import values_context
+
+
+def _visible_ids(ids, user):
+    return services.visible_machines(user).with_only_columns(Machine.id).where(
+        Machine.id.in_(ids))
 
 
 def _load(ids, user):
@@ -31,18 +37,15 @@ def _load_where(user, *where):
     return db.session.scalars(stmt.order_by(Machine.code)).all()
 
 
-def _telemetry(machines, page):
-    """Tiles for pages of tiles; the latest-values panel for that machine's own page."""
-    return "".join(_telemetry_piece(m, page) for m in machines)
-
-
-def _telemetry_piece(machine, page):
+def _telemetry(ids, user, page):
+    """Tiles for pages of tiles (shared fragments: drawn once whoever asks first); the
+    latest-values panel for that machine's own page."""
     if page == "tiles":
-        return render_template("telemetry/_telemetry.html", tiles=True, **tile_context(machine))
-    if page == f"machine:{machine.id}":
-        return render_template("telemetry/_telemetry.html", values=True,
-                               **values_context(machine))
-    return ""
+        return tile_cache.joined(tile_cache.tile_rows(Machine.id.in_(_visible_ids(ids, user))),
+                                 oob=True)
+    return "".join(render_template("telemetry/_telemetry.html", values=True,
+                                   **values_context(m))
+                   for m in _load(ids, user) if page == f"machine:{m.id}")
 
 
 @live_renderer("telemetry.updated", audience=PER_VISIBILITY)
@@ -53,7 +56,7 @@ def telemetry_fragments(message, user, page):
         ids = [i for i in ids if page == f"machine:{i}"]
     elif page != "tiles":
         return None
-    return _telemetry(_load(ids, user), page) if ids else None
+    return _telemetry(ids, user, page) if ids else None
 
 
 def _changed_since(stmt, since):
@@ -70,7 +73,7 @@ def resync_tiles(user, _arg, since):
     drawn, not a gap."""
     ids = db.session.scalars(_changed_since(
         services.visible_machines(user).with_only_columns(Machine.id), since)).all()
-    return _telemetry(_load(ids, user), "tiles") if ids else ""
+    return _telemetry(ids, user, "tiles") if ids else ""
 
 
 @live_resync("machine")
@@ -79,7 +82,7 @@ def resync_machine(user, arg, since):
         return ""
     ids = db.session.scalars(_changed_since(
         select(Machine.id).where(Machine.id == int(arg)), since)).all()
-    return _telemetry(_load(ids, user), f"machine:{arg}") if ids else ""
+    return _telemetry(ids, user, f"machine:{arg}") if ids else ""
 
 
 # --- JSON for the API's socket ----------------------------------------------------------

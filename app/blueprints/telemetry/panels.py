@@ -6,17 +6,13 @@ from flask import render_template
 
 from app.blueprints.machines.panels import TILE, machine_panel
 
+from . import tile_cache
 from .live_values import live_values
-from .tiles import tile_state
 from .views import default_chart
 
 
 def values_context(machine):
     return {"machine": machine, "live": live_values(machine)}
-
-
-def tile_context(machine):
-    return {"machine": machine, "tile": tile_state(machine)}
 
 
 @machine_panel("values", 10)
@@ -34,5 +30,5 @@ def history_section(machine, _user, section="chart", **context):
 
 
 @machine_panel(TILE, 10)
-def tile(machine, _user, **context):
-    return render_template("telemetry/_tile.html", **tile_context(machine), **context)
+def tile(machine, _user, oob=False, **_context):
+    return tile_cache.tiles_html([machine.id], oob=oob).get(machine.id, "")
