@@ -9,9 +9,16 @@ Long ranges are thinned in the database, never in Python: the range is cut into 
 equal intervals and each interval keeps its first, last, lowest and highest value (M4
 downsampling), so at most 4 × BUCKETS points leave the database, a one-second spike still
 shows and the line between intervals carries the right value.
+
+Ranges longer than ROLLUP_AFTER read their whole hours from the hourly roll-ups
+(rollups.py), which keep the same four points per hour; buckets are then whole hours, and
+the part hour at the start and the hours not rolled yet (the latest one) come from the
+readings. A month is ~720 small rows per metric instead of every reading.
 """
 
+import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Integer, and_, cast, extract, func, literal, or_, select
 
@@ -19,12 +26,14 @@ from app.core.extensions import db
 from app.core.models import as_utc
 
 from .live_values import boolean_words
-from .models import Reading
+from .models import Reading, ReadingHour
 from .ranges import PRESET_LABELS, TimeRange
+from .rollups import HOUR, ceil_hour, floor_hour, rolled_to
 
 MAX_POINTS = 2000
 BUCKETS = MAX_POINTS // 4     # first, last, min and max per bucket
 CHARTABLE = ("number", "boolean")
+ROLLUP_AFTER = timedelta(days=2)   # longer ranges read whole hours from the roll-ups
 
 
 # --- SQL pieces that differ between PostgreSQL and SQLite ---------------------------------
@@ -90,21 +99,40 @@ def _epoch(value):
     return as_utc(value).timestamp()
 
 
-def metric_series(machine, metric, start, end, until=None, buckets=BUCKETS):
+def metric_series(machine, metric, start, end, until=None, buckets=BUCKETS, rolled=None):
     """The step series of one metric in [start, end): held value at start, then changes.
 
     `until` is when the machine was last heard from: the last value is drawn up to it (or
     to `end`), never beyond, so a silent machine's line stops where it went quiet.
+    `rolled` is the machine's rolled_to: a range longer than ROLLUP_AFTER with whole hours
+    rolled before it reads those hours from the roll-ups (see rollup_points).
     """
-    value, has_it = _value(metric), _json_type_is(metric)
-    mine = and_(Reading.machine_id == machine.id, has_it)
-    held = db.session.execute(
-        select(value).where(mine, Reading.ts < start).order_by(Reading.ts.desc()).limit(1)
-    ).scalar()
+    if rolled is not None and end - start > ROLLUP_AFTER \
+            and ceil_hour(start) < floor_hour(min(end, rolled)):
+        held = _held_from_rollups(machine, metric, start, rolled)
+        rows, total = rollup_points(machine, metric, start, end, rolled)
+    else:
+        held = _held_before(machine, metric, start)
+        rows, total = _raw_points(machine, metric, start, end, buckets)
+    return _step_series(metric, held, rows, total, start, end, until)
 
+
+def _mine(machine, metric):
+    return and_(Reading.machine_id == machine.id, _json_type_is(metric))
+
+
+def _held_before(machine, metric, start):
+    return db.session.execute(
+        select(_value(metric)).where(_mine(machine, metric), Reading.ts < start)
+        .order_by(Reading.ts.desc()).limit(1)).scalar()
+
+
+def _raw_points(machine, metric, start, end, buckets):
+    """([(ts, value)], readings in the range): each bucket's first, last, lowest and highest."""
+    value = _value(metric)
     inner = (select(Reading.ts.label("ts"), value.label("v"),
                     _bucket(start, end, buckets).label("b"))
-             .where(mine, Reading.ts >= start, Reading.ts < end).subquery())
+             .where(_mine(machine, metric), Reading.ts >= start, Reading.ts < end).subquery())
     ranked = select(
         inner.c.ts, inner.c.v,
         func.row_number().over(partition_by=inner.c.b, order_by=inner.c.ts).label("first"),
@@ -121,19 +149,87 @@ def metric_series(machine, metric, start, end, until=None, buckets=BUCKETS):
         .where(or_(ranked.c.first == 1, ranked.c.last == 1, ranked.c.low == 1,
                    ranked.c.high == 1))
         .order_by(ranked.c.ts)).all()
+    return [(row.ts, row.v) for row in rows], (rows[0].total if rows else 0)
 
-    series = Series(metric, stored=rows[0].total if rows else 0)
+
+# --- long ranges from the hourly roll-ups ---------------------------------------------------
+
+def rollup_points(machine, metric, start, end, rolled):
+    """Like _raw_points, with buckets of whole hours: the part hour at the start and
+    everything from the last rolled hour on come from the readings, the hours between
+    from reading_hours, whose first/last/min/max per hour merge into the same M4 points
+    the readings would give for buckets on those hours (so there is no seam)."""
+    h0, h1 = ceil_hour(start), floor_hour(min(end, rolled))
+    hours_per_bucket = max(1, math.ceil((end - start) / HOUR / BUCKETS))
+    head, head_total = _raw_points(machine, metric, start, h0, 1) if start < h0 else ([], 0)
+    middle, middle_total = _hour_points(machine, metric, h0, h1, hours_per_bucket)
+    tail_buckets = max(1, math.ceil((end - h1) / HOUR / hours_per_bucket))
+    tail, tail_total = _raw_points(machine, metric, h1, end, tail_buckets) if h1 < end \
+        else ([], 0)
+    return head + middle + tail, head_total + middle_total + tail_total
+
+
+def _hour_points(machine, metric, h0, h1, hours_per_bucket):
+    rows = db.session.execute(
+        select(ReadingHour.hour, ReadingHour.readings, ReadingHour.first_ts,
+               ReadingHour.first_value, ReadingHour.last_ts, ReadingHour.last_value,
+               ReadingHour.min_ts, ReadingHour.min_value, ReadingHour.max_ts,
+               ReadingHour.max_value)
+        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric == metric.key,
+               ReadingHour.hour >= h0, ReadingHour.hour < h1, ReadingHour.readings > 0)
+        .order_by(ReadingHour.hour)).all()
+    buckets = {}
+    for row in rows:
+        number = (as_utc(row.hour) - h0) // (HOUR * hours_per_bucket)
+        bucket = buckets.get(number)
+        if bucket is None:
+            buckets[number] = {"first": (row.first_ts, row.first_value),
+                               "last": (row.last_ts, row.last_value),
+                               "low": (row.min_value, row.min_ts),
+                               "high": (-row.max_value, row.max_ts)}
+            continue
+        bucket["last"] = (row.last_ts, row.last_value)
+        bucket["low"] = min(bucket["low"], (row.min_value, row.min_ts))
+        bucket["high"] = min(bucket["high"], (-row.max_value, row.max_ts))
+    points = {}
+    for bucket in buckets.values():
+        points.update([bucket["first"], bucket["last"], bucket["low"][::-1],
+                       (bucket["high"][1], -bucket["high"][0])])
+    return sorted(points.items()), sum(row.readings for row in rows)
+
+
+def _held_from_rollups(machine, metric, start, rolled):
+    """The value held at `start`: a reading earlier in start's hour, else the value the
+    hour before closed with (rolled), else the last reading before it."""
+    hour = floor_hour(start)
+    if hour < start:
+        value = db.session.execute(
+            select(_value(metric)).where(_mine(machine, metric), Reading.ts >= hour,
+                                         Reading.ts < start)
+            .order_by(Reading.ts.desc()).limit(1)).scalar()
+        if value is not None:
+            return value
+    if hour > rolled:
+        return _held_before(machine, metric, hour)
+    return db.session.execute(
+        select(func.coalesce(ReadingHour.last_value, ReadingHour.open_value))
+        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric == metric.key,
+               ReadingHour.hour == hour - HOUR)).scalar()
+
+
+def _step_series(metric, held, rows, total, start, end, until):
+    series = Series(metric, stored=total)
     series.shown = len(rows)
     series.downsampled = series.stored > series.shown
     start_s, end_s = _epoch(start), _epoch(end)
     stop = min(end_s, _epoch(until)) if until else end_s
     # The value held at the start, unless the machine had gone quiet before the range.
-    if held is not None and stop > start_s and not (rows and _epoch(rows[0].ts) == start_s):
+    if held is not None and stop > start_s and not (rows and _epoch(rows[0][0]) == start_s):
         series.xs.append(start_s)
         series.ys.append(float(held))
-    for row in rows:
-        series.xs.append(_epoch(row.ts))
-        series.ys.append(float(row.v))
+    for ts, v in rows:
+        series.xs.append(_epoch(ts))
+        series.ys.append(float(v))
     if series.xs and stop > series.xs[-1]:
         series.xs.append(stop)
         series.ys.append(series.ys[-1])
@@ -199,10 +295,12 @@ def build_chart(machine, time_range, keys=()):
     chosen = chosen_metrics(machine, keys)
     state = machine.state
     until = state.last_seen_at if state else None
+    rolled = rolled_to([machine.id]).get(machine.id) \
+        if time_range.end - time_range.start > ROLLUP_AFTER else None
     # A metric the machine never reported has no readings: no need to look for them.
     reported = set(state.values or {}) if state else set()
     start_s, end_s = _epoch(time_range.start), _epoch(time_range.end)
-    series = [metric_series(machine, m, time_range.start, time_range.end, until)
+    series = [metric_series(machine, m, time_range.start, time_range.end, until, rolled=rolled)
               if m.key in reported else _whole_range(Series(m), start_s, end_s)
               for m in chosen]
     return Chart(machine, time_range, metrics, [m.key for m in chosen], series)
