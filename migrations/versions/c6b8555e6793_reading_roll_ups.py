@@ -26,23 +26,20 @@ def upgrade():
     )
     op.create_table('reading_days',
     sa.Column('machine_id', sa.Integer(), nullable=False),
-    sa.Column('metric', sa.String(length=64), nullable=False),
     sa.Column('day', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('metric', sa.String(length=64), nullable=False),
     sa.Column('readings', sa.Integer(), nullable=False),
     sa.Column('low', sa.Float(), nullable=False),
     sa.Column('high', sa.Float(), nullable=False),
     sa.Column('area', sa.Float(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['machine_id'], ['machines.id'], name=op.f('fk_reading_days_machine_id_machines'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('machine_id', 'metric', 'day', name=op.f('pk_reading_days'))
+    sa.PrimaryKeyConstraint('machine_id', 'day', 'metric', name=op.f('pk_reading_days'))
     )
-    with op.batch_alter_table('reading_days', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reading_days_day'), ['day'], unique=False)
-
     op.create_table('reading_hours',
     sa.Column('machine_id', sa.Integer(), nullable=False),
-    sa.Column('metric', sa.String(length=64), nullable=False),
     sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('metric', sa.String(length=64), nullable=False),
     sa.Column('readings', sa.Integer(), nullable=False),
     sa.Column('open_value', sa.Float(), nullable=True),
     sa.Column('first_ts', sa.DateTime(timezone=True), nullable=True),
@@ -58,11 +55,8 @@ def upgrade():
     sa.Column('area', sa.Float(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['machine_id'], ['machines.id'], name=op.f('fk_reading_hours_machine_id_machines'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('machine_id', 'metric', 'hour', name=op.f('pk_reading_hours'))
+    sa.PrimaryKeyConstraint('machine_id', 'hour', 'metric', name=op.f('pk_reading_hours'))
     )
-    with op.batch_alter_table('reading_hours', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reading_hours_hour'), ['hour'], unique=False)
-
     op.create_table('rollup_progress',
     sa.Column('machine_id', sa.Integer(), nullable=False),
     sa.Column('rolled_to', sa.DateTime(timezone=True), nullable=False),
@@ -81,13 +75,7 @@ def downgrade():
         batch_op.drop_index('ix_readings_received_at', postgresql_using='brin')
 
     op.drop_table('rollup_progress')
-    with op.batch_alter_table('reading_hours', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reading_hours_hour'))
-
     op.drop_table('reading_hours')
-    with op.batch_alter_table('reading_days', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reading_days_day'))
-
     op.drop_table('reading_days')
     op.drop_table('rollup_watermarks')
     # ### end Alembic commands ###

@@ -118,7 +118,8 @@ def _days(plan):
                max(d.high) AS high, sum(d.area) AS area, sum(d.seconds) AS seconds
         FROM unnest(CAST(:ids AS int[]), CAST(:d0 AS timestamptz[]), CAST(:d1 AS timestamptz[]))
              AS w(machine_id, d0, d1)
-        JOIN reading_days d ON d.machine_id = w.machine_id AND d.day >= w.d0 AND d.day < w.d1
+        CROSS JOIN LATERAL (SELECT * FROM reading_days WHERE machine_id = w.machine_id
+                            AND day >= w.d0 AND day < w.d1 OFFSET 0) AS d
         GROUP BY d.machine_id, d.metric"""),
         {"ids": [p["machine_id"] for p in spans], "d0": [p["d0"] for p in spans],
          "d1": [p["d1"] for p in spans]}).mappings().all()
@@ -134,7 +135,8 @@ def _hours(plan):
                max(h.high) AS high, sum(h.area) AS area, sum(h.seconds) AS seconds
         FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[]))
              AS w(machine_id, a, b)
-        JOIN reading_hours h ON h.machine_id = w.machine_id AND h.hour >= w.a AND h.hour < w.b
+        CROSS JOIN LATERAL (SELECT * FROM reading_hours WHERE machine_id = w.machine_id
+                            AND hour >= w.a AND hour < w.b OFFSET 0) AS h
         GROUP BY h.machine_id, h.metric"""),
         {"ids": [s[0] for s in spans], "a": [s[1] for s in spans],
          "b": [s[2] for s in spans]}).mappings().all()

@@ -81,8 +81,10 @@ class ReadingHour(db.Model):
     __tablename__ = "reading_hours"
 
     machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    # Key order (machine, time, metric): the job and the charts ask for one machine's
+    # hours in a range, the plant figures for every machine's.
+    hour = db.Column(UTCDateTime(), primary_key=True)
     metric = db.Column(db.String(64), primary_key=True)
-    hour = db.Column(UTCDateTime(), primary_key=True, index=True)
     readings = db.Column(db.Integer, nullable=False)
     open_value = db.Column(db.Float)             # held when the hour began
     first_ts = db.Column(UTCDateTime())
@@ -105,8 +107,8 @@ class ReadingDay(db.Model):
     __tablename__ = "reading_days"
 
     machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    day = db.Column(UTCDateTime(), primary_key=True)
     metric = db.Column(db.String(64), primary_key=True)
-    day = db.Column(UTCDateTime(), primary_key=True, index=True)
     readings = db.Column(db.Integer, nullable=False)
     low = db.Column(db.Float, nullable=False)
     high = db.Column(db.Float, nullable=False)

@@ -81,7 +81,10 @@ points AS (
   SELECT w.wid, e.key AS metric, r.ts, false AS held,
          CASE jsonb_typeof(e.value) WHEN 'boolean' THEN (e.value = 'true'::jsonb)::int::float8
               ELSE (e.value #>> '{}')::float8 END AS v
-  FROM w JOIN readings r ON r.machine_id = w.machine_id AND r.ts >= w.a AND r.ts < w.b
+  -- OFFSET 0 keeps each window an index range scan: the planner cannot see how few
+  -- readings a window holds and would otherwise hash-join the whole table.
+  FROM w CROSS JOIN LATERAL (SELECT ts, values FROM readings WHERE machine_id = w.machine_id
+                             AND ts >= w.a AND ts < w.b OFFSET 0) AS r
   CROSS JOIN LATERAL jsonb_each(r.values) AS e
   WHERE jsonb_typeof(e.value) IN ('number', 'boolean')
   UNION ALL
@@ -252,10 +255,12 @@ def _rewrite(windows, run):
     for i in range(0, len(windows), MACHINES_PER_STATEMENT):
         chunk = windows[i:i + MACHINES_PER_STATEMENT]
         params = {"windows": _windows_json(chunk)}
+        # One statement per window: an index range scan each, never a scan of the table.
+        starts = [{"m": w.machine_id, "a": w.a, "day": floor_day(w.a)} for w in chunk]
         db.session.execute(text(
-            "DELETE FROM reading_hours h USING jsonb_to_recordset(CAST(:windows AS jsonb)) "
-            "AS w(machine_id int, a timestamptz) "
-            "WHERE h.machine_id = w.machine_id AND h.hour >= w.a"), params)
+            "DELETE FROM reading_hours WHERE machine_id = :m AND hour >= :a"), starts)
+        db.session.execute(text(
+            "DELETE FROM reading_days WHERE machine_id = :m AND day >= :day"), starts)
         columns = ", ".join(HOUR_COLUMNS)
         run.hours += db.session.execute(text(
             f"INSERT INTO reading_hours ({columns}) "
@@ -272,20 +277,18 @@ def _rewrite(windows, run):
 
 
 def _rewrite_days(params):
-    """Whole UTC days from the window's first day up to its end, added up from the hours;
-    later days (a window moved back by late data) are deleted until they are rolled again."""
-    db.session.execute(text(
-        "DELETE FROM reading_days d USING jsonb_to_recordset(CAST(:windows AS jsonb)) "
-        "AS w(machine_id int, a timestamptz) "
-        "WHERE d.machine_id = w.machine_id AND d.day >= date_trunc('day', w.a, 'UTC')"), params)
+    """Whole UTC days from the window's first day up to its end, added up from the hours
+    (later days, when late data moved a window back, were deleted until rolled again)."""
     db.session.execute(text("""
-        INSERT INTO reading_days (machine_id, metric, day, readings, low, high, area, seconds)
-        SELECT h.machine_id, h.metric, date_trunc('day', h.hour, 'UTC'), sum(h.readings),
+        INSERT INTO reading_days (machine_id, day, metric, readings, low, high, area, seconds)
+        SELECT w.machine_id, date_trunc('day', h.hour, 'UTC'), h.metric, sum(h.readings),
                min(h.low), max(h.high), sum(h.area), sum(h.seconds)
         FROM jsonb_to_recordset(CAST(:windows AS jsonb)) AS w(machine_id int, a timestamptz,
                                                                b timestamptz)
-        JOIN reading_hours h ON h.machine_id = w.machine_id
-         AND h.hour >= date_trunc('day', w.a, 'UTC') AND h.hour < date_trunc('day', w.b, 'UTC')
+        CROSS JOIN LATERAL (
+          SELECT hour, metric, readings, low, high, area, seconds FROM reading_hours
+          WHERE machine_id = w.machine_id AND hour >= date_trunc('day', w.a, 'UTC')
+            AND hour < date_trunc('day', w.b, 'UTC') OFFSET 0) AS h
         GROUP BY 1, 2, 3"""), params)
 
 
