@@ -110,34 +110,27 @@ def _plan(machine_id, start, end, rolled, seen):
 
 
 def _days(plan):
-    spans = [p for p in plan if p["d0"] < p["d1"]]
-    if not spans:
-        return []
-    return db.session.execute(text("""
-        SELECT d.machine_id, d.metric, sum(d.readings) AS readings, min(d.low) AS low,
-               max(d.high) AS high, sum(d.area) AS area, sum(d.seconds) AS seconds
-        FROM unnest(CAST(:ids AS int[]), CAST(:d0 AS timestamptz[]), CAST(:d1 AS timestamptz[]))
-             AS w(machine_id, d0, d1)
-        CROSS JOIN LATERAL (SELECT * FROM reading_days WHERE machine_id = w.machine_id
-                            AND day >= w.d0 AND day < w.d1 OFFSET 0) AS d
-        GROUP BY d.machine_id, d.metric"""),
-        {"ids": [p["machine_id"] for p in spans], "d0": [p["d0"] for p in spans],
-         "d1": [p["d1"] for p in spans]}).mappings().all()
+    return _sum_rows("reading_days", "day", [(p["machine_id"], p["d0"], p["d1"]) for p in plan])
 
 
 def _hours(plan):
-    spans = [(p["machine_id"], a, b) for p in plan
-             for a, b in ((p["h0"], p["d0"]), (p["d1"], p["h1"])) if a < b]
-    if not spans:
-        return []
-    return db.session.execute(text("""
-        SELECT h.machine_id, h.metric, sum(h.readings) AS readings, min(h.low) AS low,
-               max(h.high) AS high, sum(h.area) AS area, sum(h.seconds) AS seconds
-        FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[]))
-             AS w(machine_id, a, b)
-        CROSS JOIN LATERAL (SELECT * FROM reading_hours WHERE machine_id = w.machine_id
-                            AND hour >= w.a AND hour < w.b OFFSET 0) AS h
-        GROUP BY h.machine_id, h.metric"""),
-        {"ids": [s[0] for s in spans], "a": [s[1] for s in spans],
-         "b": [s[2] for s in spans]}).mappings().all()
+    return _sum_rows("reading_hours", "hour", [(p["machine_id"], a, b) for p in plan
+                                               for a, b in ((p["h0"], p["d0"]),
+                                                            (p["d1"], p["h1"]))])
 
+
+def _sum_rows(table, column, spans):
+    """Rows of `table` added up per machine and metric over each machine's [a, b); machines
+    sharing bounds (nearly always all of them) go in one range query."""
+    groups = {}
+    for machine_id, a, b in spans:
+        if a < b:
+            groups.setdefault((a, b), []).append(machine_id)
+    rows = []
+    for (a, b), ids in groups.items():
+        rows += db.session.execute(text(
+            f"SELECT machine_id, metric, sum(readings) AS readings, min(low) AS low, "
+            f"max(high) AS high, sum(area) AS area, sum(seconds) AS seconds FROM {table} "
+            f"WHERE machine_id = ANY(:ids) AND {column} >= :a AND {column} < :b "
+            "GROUP BY machine_id, metric"), {"ids": ids, "a": a, "b": b}).mappings().all()
+    return rows

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Integer, and_, cast, extract, func, literal, or_, select
+from sqlalchemy import Integer, and_, cast, extract, func, literal, or_, select, text
 
 from app.core.extensions import db
 from app.core.models import as_utc
@@ -107,14 +107,16 @@ def metric_series(machine, metric, start, end, until=None, buckets=BUCKETS, roll
     `rolled` is the machine's rolled_to: a range longer than ROLLUP_AFTER with whole hours
     rolled before it reads those hours from the roll-ups (see rollup_points).
     """
-    if rolled is not None and end - start > ROLLUP_AFTER \
-            and ceil_hour(start) < floor_hour(min(end, rolled)):
-        held = _held_from_rollups(machine, metric, start, rolled)
-        rows, total = rollup_points(machine, metric, start, end, rolled)
-    else:
-        held = _held_before(machine, metric, start)
-        rows, total = _raw_points(machine, metric, start, end, buckets)
+    if use_rollups(start, end, rolled):
+        return rollup_series(machine, [metric], start, end, until, rolled)[0]
+    held = _held_before(machine, metric, start)
+    rows, total = _raw_points(machine, metric, start, end, buckets)
     return _step_series(metric, held, rows, total, start, end, until)
+
+
+def use_rollups(start, end, rolled):
+    return rolled is not None and end - start > ROLLUP_AFTER \
+        and ceil_hour(start) < floor_hour(min(end, rolled))
 
 
 def _mine(machine, metric):
@@ -152,32 +154,101 @@ def _raw_points(machine, metric, start, end, buckets):
     return [(row.ts, row.v) for row in rows], (rows[0].total if rows else 0)
 
 
-# --- long ranges from the hourly roll-ups ---------------------------------------------------
+# --- long ranges from the hourly roll-ups (PostgreSQL) ---------------------------------------
 
-def rollup_points(machine, metric, start, end, rolled):
-    """Like _raw_points, with buckets of whole hours: the part hour at the start and
-    everything from the last rolled hour on come from the readings, the hours between
-    from reading_hours, whose first/last/min/max per hour merge into the same M4 points
-    the readings would give for buckets on those hours (so there is no seam)."""
+# M4 of every metric asked for at once: one statement for the part hours at the ends.
+RAW_M4_SQL = """
+WITH p AS (
+  SELECT r.ts, e.key,
+         CASE WHEN jsonb_typeof(e.value) = 'boolean' THEN (e.value = 'true'::jsonb)::int::float8
+              ELSE (e.value #>> '{}')::float8 END AS v,
+         floor((extract(epoch FROM r.ts) - :s) * :buckets / :span) AS b
+  FROM readings r CROSS JOIN LATERAL jsonb_each(r.values) AS e
+  WHERE r.machine_id = :m AND r.ts >= :start AND r.ts < :end
+    AND ((e.key = ANY(:numbers) AND jsonb_typeof(e.value) = 'number')
+         OR (e.key = ANY(:flags) AND jsonb_typeof(e.value) = 'boolean'))
+), ranked AS (
+  SELECT key, ts, v,
+         row_number() OVER (PARTITION BY key, b ORDER BY ts) AS f,
+         row_number() OVER (PARTITION BY key, b ORDER BY ts DESC) AS l,
+         row_number() OVER (PARTITION BY key, b ORDER BY v, ts) AS lo,
+         row_number() OVER (PARTITION BY key, b ORDER BY v DESC, ts) AS hi,
+         count(*) OVER (PARTITION BY key) AS total
+  FROM p)
+SELECT key, ts, v, total FROM ranked WHERE f = 1 OR l = 1 OR lo = 1 OR hi = 1 ORDER BY key, ts
+"""
+
+HELD_SQL = """
+SELECT DISTINCT ON (e.key) e.key,
+       CASE WHEN jsonb_typeof(e.value) = 'boolean' THEN (e.value = 'true'::jsonb)::int::float8
+            ELSE (e.value #>> '{}')::float8 END
+FROM readings r CROSS JOIN LATERAL jsonb_each(r.values) AS e
+WHERE r.machine_id = :m AND r.ts >= :start AND r.ts < :end
+  AND ((e.key = ANY(:numbers) AND jsonb_typeof(e.value) = 'number')
+       OR (e.key = ANY(:flags) AND jsonb_typeof(e.value) = 'boolean'))
+ORDER BY e.key, r.ts DESC
+"""
+
+
+def rollup_series(machine, metrics, start, end, until, rolled):
+    """The series of `metrics` with whole hours from reading_hours: buckets of whole hours,
+    whose first/last/min/max merge into the same M4 points the readings would give for
+    buckets on those hours (so there is no seam); the part hour at the start and the
+    hours from rolled_to on (the latest) come from the readings. Five statements for any
+    number of metrics."""
     h0, h1 = ceil_hour(start), floor_hour(min(end, rolled))
-    hours_per_bucket = max(1, math.ceil((end - start) / HOUR / BUCKETS))
-    head, head_total = _raw_points(machine, metric, start, h0, 1) if start < h0 else ([], 0)
-    middle, middle_total = _hour_points(machine, metric, h0, h1, hours_per_bucket)
-    tail_buckets = max(1, math.ceil((end - h1) / HOUR / hours_per_bucket))
-    tail, tail_total = _raw_points(machine, metric, h1, end, tail_buckets) if h1 < end \
-        else ([], 0)
-    return head + middle + tail, head_total + middle_total + tail_total
+    per_bucket = max(1, math.ceil((end - start) / HOUR / BUCKETS))
+    kinds = _kinds(metrics)
+    held = _held_all(machine, metrics, start, rolled, kinds)
+    head = _raw_all(machine, start, h0, 1, kinds) if start < h0 else {}
+    middle = _hour_points(machine, [m.key for m in metrics], h0, h1, per_bucket)
+    tail = _raw_all(machine, h1, end, max(1, math.ceil((end - h1) / HOUR / per_bucket)),
+                    kinds) if h1 < end else {}
+    series = []
+    for metric in metrics:
+        parts = [part.get(metric.key, ([], 0)) for part in (head, middle, tail)]
+        rows = [point for points, _ in parts for point in points]
+        total = sum(count for _, count in parts)
+        series.append(_step_series(metric, held.get(metric.key), rows, total, start, end,
+                                   until))
+    return series
 
 
-def _hour_points(machine, metric, h0, h1, hours_per_bucket):
+def _kinds(metrics):
+    return {"numbers": [m.key for m in metrics if m.kind == "number"],
+            "flags": [m.key for m in metrics if m.kind == "boolean"]}
+
+
+def _raw_all(machine, start, end, buckets, kinds):
+    """{key: ([(ts, value)], readings)} for [start, end) from the readings."""
+    found = {}
+    rows = db.session.execute(text(RAW_M4_SQL), {
+        "m": machine.id, "start": start, "end": end, "s": start.timestamp(),
+        "buckets": buckets, "span": (end - start).total_seconds(), **kinds})
+    for key, ts, v, total in rows:
+        points, _ = found.setdefault(key, ([], total))
+        points.append((ts, v))
+    return found
+
+
+def _hour_points(machine, keys, h0, h1, hours_per_bucket):
+    """{key: ([(ts, value)], readings)}: the hours' points merged into k-hour buckets."""
     rows = db.session.execute(
-        select(ReadingHour.hour, ReadingHour.readings, ReadingHour.first_ts,
-               ReadingHour.first_value, ReadingHour.last_ts, ReadingHour.last_value,
-               ReadingHour.min_ts, ReadingHour.min_value, ReadingHour.max_ts,
-               ReadingHour.max_value)
-        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric == metric.key,
+        select(ReadingHour.metric, ReadingHour.hour, ReadingHour.readings,
+               ReadingHour.first_ts, ReadingHour.first_value, ReadingHour.last_ts,
+               ReadingHour.last_value, ReadingHour.min_ts, ReadingHour.min_value,
+               ReadingHour.max_ts, ReadingHour.max_value)
+        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric.in_(keys),
                ReadingHour.hour >= h0, ReadingHour.hour < h1, ReadingHour.readings > 0)
-        .order_by(ReadingHour.hour)).all()
+        .order_by(ReadingHour.metric, ReadingHour.hour)).all()
+    by_key = {}
+    for row in rows:
+        by_key.setdefault(row.metric, []).append(row)
+    return {key: _merge_hours(key_rows, h0, hours_per_bucket)
+            for key, key_rows in by_key.items()}
+
+
+def _merge_hours(rows, h0, hours_per_bucket):
     buckets = {}
     for row in rows:
         number = (as_utc(row.hour) - h0) // (HOUR * hours_per_bucket)
@@ -198,23 +269,22 @@ def _hour_points(machine, metric, h0, h1, hours_per_bucket):
     return sorted(points.items()), sum(row.readings for row in rows)
 
 
-def _held_from_rollups(machine, metric, start, rolled):
-    """The value held at `start`: a reading earlier in start's hour, else the value the
+def _held_all(machine, metrics, start, rolled, kinds):
+    """{key: value held at start}: a reading earlier in start's hour, else the value the
     hour before closed with (rolled), else the last reading before it."""
     hour = floor_hour(start)
-    if hour < start:
-        value = db.session.execute(
-            select(_value(metric)).where(_mine(machine, metric), Reading.ts >= hour,
-                                         Reading.ts < start)
-            .order_by(Reading.ts.desc()).limit(1)).scalar()
-        if value is not None:
-            return value
     if hour > rolled:
-        return _held_before(machine, metric, hour)
-    return db.session.execute(
-        select(func.coalesce(ReadingHour.last_value, ReadingHour.open_value))
-        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric == metric.key,
-               ReadingHour.hour == hour - HOUR)).scalar()
+        held = {m.key: _held_before(machine, m, hour) for m in metrics}
+    else:
+        held = dict(db.session.execute(
+            select(ReadingHour.metric,
+                   func.coalesce(ReadingHour.last_value, ReadingHour.open_value))
+            .where(ReadingHour.machine_id == machine.id, ReadingHour.hour == hour - HOUR,
+                   ReadingHour.metric.in_([m.key for m in metrics]))).all())
+    if hour < start:
+        held.update(db.session.execute(text(HELD_SQL), {
+            "m": machine.id, "start": hour, "end": start, **kinds}).all())
+    return held
 
 
 def _step_series(metric, held, rows, total, start, end, until):
@@ -300,9 +370,14 @@ def build_chart(machine, time_range, keys=()):
     # A metric the machine never reported has no readings: no need to look for them.
     reported = set(state.values or {}) if state else set()
     start_s, end_s = _epoch(time_range.start), _epoch(time_range.end)
-    series = [metric_series(machine, m, time_range.start, time_range.end, until, rolled=rolled)
-              if m.key in reported else _whole_range(Series(m), start_s, end_s)
-              for m in chosen]
+    drawn = [m for m in chosen if m.key in reported]
+    if use_rollups(time_range.start, time_range.end, rolled) and drawn:
+        made = dict(zip([m.key for m in drawn], rollup_series(
+            machine, drawn, time_range.start, time_range.end, until, rolled), strict=True))
+    else:
+        made = {m.key: metric_series(machine, m, time_range.start, time_range.end, until)
+                for m in drawn}
+    series = [made.get(m.key) or _whole_range(Series(m), start_s, end_s) for m in chosen]
     return Chart(machine, time_range, metrics, [m.key for m in chosen], series)
 
 
