@@ -18,7 +18,7 @@ readings. A month is ~720 small rows per metric instead of every reading.
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, and_, cast, extract, func, literal, or_, select, text
 
@@ -231,42 +231,41 @@ def _raw_all(machine, start, end, buckets, kinds):
     return found
 
 
+# Times as Unix seconds: a month of hours costs no datetime objects.
+HOUR_ROWS_SQL = """
+SELECT metric, extract(epoch FROM hour)::float8, readings,
+       extract(epoch FROM first_ts)::float8, first_value,
+       extract(epoch FROM last_ts)::float8, last_value,
+       extract(epoch FROM min_ts)::float8, min_value,
+       extract(epoch FROM max_ts)::float8, max_value
+FROM reading_hours
+WHERE machine_id = :m AND metric = ANY(:keys) AND hour >= :h0 AND hour < :h1 AND readings > 0
+ORDER BY metric, hour
+"""
+
+
 def _hour_points(machine, keys, h0, h1, hours_per_bucket):
-    """{key: ([(ts, value)], readings)}: the hours' points merged into k-hour buckets."""
-    rows = db.session.execute(
-        select(ReadingHour.metric, ReadingHour.hour, ReadingHour.readings,
-               ReadingHour.first_ts, ReadingHour.first_value, ReadingHour.last_ts,
-               ReadingHour.last_value, ReadingHour.min_ts, ReadingHour.min_value,
-               ReadingHour.max_ts, ReadingHour.max_value)
-        .where(ReadingHour.machine_id == machine.id, ReadingHour.metric.in_(keys),
-               ReadingHour.hour >= h0, ReadingHour.hour < h1, ReadingHour.readings > 0)
-        .order_by(ReadingHour.metric, ReadingHour.hour)).all()
-    by_key = {}
-    for row in rows:
-        by_key.setdefault(row.metric, []).append(row)
-    return {key: _merge_hours(key_rows, h0, hours_per_bucket)
-            for key, key_rows in by_key.items()}
-
-
-def _merge_hours(rows, h0, hours_per_bucket):
-    buckets = {}
-    for row in rows:
-        number = (as_utc(row.hour) - h0) // (HOUR * hours_per_bucket)
+    """{key: ([(unix seconds, value)], readings)}: each hour's first, last, min and max
+    merged into buckets of whole hours (min and max: the earliest on a tie, as M4 does)."""
+    rows = db.session.execute(text(HOUR_ROWS_SQL), {"m": machine.id, "keys": list(keys),
+                                                     "h0": h0, "h1": h1}).all()
+    start, width = h0.timestamp(), 3600.0 * hours_per_bucket
+    buckets, totals = {}, {}
+    for key, hour, readings, f_x, f_v, l_x, l_v, lo_x, lo_v, hi_x, hi_v in rows:
+        totals[key] = totals.get(key, 0) + readings
+        number = (key, int((hour - start) // width))
         bucket = buckets.get(number)
         if bucket is None:
-            buckets[number] = {"first": (row.first_ts, row.first_value),
-                               "last": (row.last_ts, row.last_value),
-                               "low": (row.min_value, row.min_ts),
-                               "high": (-row.max_value, row.max_ts)}
+            buckets[number] = [(f_x, f_v), (l_x, l_v), (lo_v, lo_x), (-hi_v, hi_x)]
             continue
-        bucket["last"] = (row.last_ts, row.last_value)
-        bucket["low"] = min(bucket["low"], (row.min_value, row.min_ts))
-        bucket["high"] = min(bucket["high"], (-row.max_value, row.max_ts))
+        bucket[1] = (l_x, l_v)
+        bucket[2] = min(bucket[2], (lo_v, lo_x))
+        bucket[3] = min(bucket[3], (-hi_v, hi_x))
     points = {}
-    for bucket in buckets.values():
-        points.update([bucket["first"], bucket["last"], bucket["low"][::-1],
-                       (bucket["high"][1], -bucket["high"][0])])
-    return sorted(points.items()), sum(row.readings for row in rows)
+    for (key, _), (first, last, low, high) in buckets.items():
+        points.setdefault(key, {}).update([first, last, (low[1], low[0]),
+                                           (high[1], -high[0])])
+    return {key: (sorted(found.items()), totals[key]) for key, found in points.items()}
 
 
 def _held_all(machine, metrics, start, rolled, kinds):
@@ -294,11 +293,14 @@ def _step_series(metric, held, rows, total, start, end, until):
     start_s, end_s = _epoch(start), _epoch(end)
     stop = min(end_s, _epoch(until)) if until else end_s
     # The value held at the start, unless the machine had gone quiet before the range.
-    if held is not None and stop > start_s and not (rows and _epoch(rows[0][0]) == start_s):
+    first = rows[0][0] if rows else None
+    if isinstance(first, datetime):
+        first = _epoch(first)
+    if held is not None and stop > start_s and first != start_s:
         series.xs.append(start_s)
         series.ys.append(float(held))
     for ts, v in rows:
-        series.xs.append(_epoch(ts))
+        series.xs.append(ts if isinstance(ts, float) else _epoch(ts))
         series.ys.append(float(v))
     if series.xs and stop > series.xs[-1]:
         series.xs.append(stop)
