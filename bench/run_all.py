@@ -27,7 +27,7 @@ from bench import report
 from bench.common import ROOT, log
 
 # Order: the HTTP ingest scenarios first on a quiet machine, then the in-process ones.
-SCENARIOS = ["ingest", "poll", "plant_page", "plant_live", "sockets", "live_fanout"]
+SCENARIOS = ["ingest", "poll", "plant_page", "plant_live", "sockets", "live_fanout", "history"]
 LATEST = report.RESULTS_DIR / "latest.md"
 
 

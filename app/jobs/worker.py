@@ -11,7 +11,7 @@ import importlib
 
 from rq.worker import Worker
 
-JOB_MODULES = ("ai", "alerts", "andon", "housekeeping", "maintenance", "ocr", "polling")
+JOB_MODULES = ("ai", "alerts", "andon", "housekeeping", "maintenance", "ocr", "polling", "rollups")
 
 
 class WarmWorker(Worker):

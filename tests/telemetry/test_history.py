@@ -183,7 +183,8 @@ def test_machine_page_has_the_chart_and_the_latest_values(logged_in, mill):
 # --- range selection ----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("preset", "seconds"), [("1h", 3600), ("8h", 8 * 3600),
-                                                 ("24h", 86400), ("7d", 7 * 86400)])
+                                                 ("24h", 86400), ("7d", 7 * 86400),
+                                                 ("30d", 30 * 86400)])
 def test_presets_choose_the_range(logged_in, mill, preset, seconds):
     feed(mill, (utcnow() - timedelta(minutes=10), {"temperature": 25}))
     browser, _ = logged_in("engineer")

@@ -6,6 +6,7 @@ Runs in the foreground until Ctrl-C or SIGTERM (a Procfile line: docs/mqtt.md).
 import click
 from flask import current_app
 
+from app.blueprints.machines.models import Machine
 from app.core.extensions import db
 
 from . import bp
@@ -40,3 +41,55 @@ def mqtt_subscriber(app, url=None, prefix=None):
             return outcome
 
     return Subscriber(app, store, url=url, prefix=prefix)
+
+
+@bp.cli.group("rollups")
+def rollups_group():
+    """The readings' hourly and daily roll-ups (the job keeps them; these repair them)."""
+
+
+@rollups_group.command("rebuild")
+@click.option("--since", required=True, metavar="TIME",
+              help="Roll every hour again from this UTC time on, e.g. 2026-11-01 or "
+                   "2026-11-01T08:00")
+@click.option("--machine", "machine_codes", multiple=True, metavar="CODE",
+              help="Only this machine (repeatable) [default: every machine]")
+def rollups_rebuild(since, machine_codes):
+    """Roll the readings again from --since up to the last whole hour."""
+    from .ranges import RangeError, parse_time
+    from .rollups import rebuild, supported
+
+    if not supported():
+        raise click.UsageError("Roll-ups need PostgreSQL; this database has none to rebuild.")
+    try:
+        start = parse_time(since, what="--since time")
+    except RangeError as exc:
+        raise click.UsageError(str(exc)) from None
+    ids = _machine_ids(machine_codes) if machine_codes else None
+    hours = rebuild(start, ids)
+    db.session.commit()
+    click.echo(f"Rolled {hours} metric-hours again from {start:%Y-%m-%d %H:%M} UTC"
+               + (f" for {', '.join(machine_codes)}." if machine_codes else "."))
+
+
+@rollups_group.command("run")
+def rollups_run():
+    """One run of the roll-up job now, in this process."""
+    from .rollups import roll_up
+
+    run = roll_up()
+    db.session.commit()
+    if run.busy:
+        click.echo("Another run holds the lock; nothing done.")
+    else:
+        click.echo(f"Rolled {run.hours} metric-hours of {run.machines} machines "
+                   f"({len(run.late)} with late readings).")
+
+
+def _machine_ids(codes):
+    found = dict(db.session.execute(
+        db.select(Machine.code, Machine.id).where(Machine.code.in_(codes))).all())
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise click.UsageError(f"No machine with the code {', '.join(missing)}.")
+    return set(found.values())

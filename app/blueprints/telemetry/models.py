@@ -25,7 +25,12 @@ class Reading(db.Model):
     values = db.Column(JSONValue, nullable=False)
     source = db.Column(db.String(16), nullable=False)
 
-    __table_args__ = ({"postgresql_partition_by": "RANGE (ts)"},)
+    __table_args__ = (
+        # BRIN: nearly free to keep on an append-only table; the roll-up job finds the
+        # readings received since its last run (late ones included) through it.
+        db.Index("ix_readings_received_at", "received_at", postgresql_using="brin"),
+        {"postgresql_partition_by": "RANGE (ts)"},
+    )
 
 
 class MachineState(db.Model):
@@ -85,3 +90,69 @@ class ReadingCorrection(db.Model):
     at = db.Column(UTCDateTime(), nullable=False, default=utcnow)
 
     __table_args__ = (db.Index("ix_reading_corrections_machine_id_ts", "machine_id", "ts"),)
+
+
+class ReadingHour(db.Model):
+    """One number or boolean metric of one machine over one UTC hour (see rollups.py).
+
+    Every hour from the metric's first value up to the machine's rolled_to has a row, also
+    the hours where no reading came: the value held (change-only storage) and belongs to
+    them. `readings` and first/last/min/max count only readings stored in the hour (the
+    chart's points); low/high/area/seconds cover the value the hour actually had, the held
+    one included (the aggregates). Booleans count as 0/1.
+    """
+
+    __tablename__ = "reading_hours"
+
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    # Key order (machine, time, metric): the job and the charts ask for one machine's
+    # hours in a range, the plant figures for every machine's.
+    hour = db.Column(UTCDateTime(), primary_key=True)
+    metric = db.Column(db.String(64), primary_key=True)
+    readings = db.Column(db.Integer, nullable=False)
+    open_value = db.Column(db.Float)             # held when the hour began
+    first_ts = db.Column(UTCDateTime())
+    first_value = db.Column(db.Float)
+    last_ts = db.Column(UTCDateTime())
+    last_value = db.Column(db.Float)
+    min_ts = db.Column(UTCDateTime())
+    min_value = db.Column(db.Float)
+    max_ts = db.Column(UTCDateTime())
+    max_value = db.Column(db.Float)
+    low = db.Column(db.Float, nullable=False)
+    high = db.Column(db.Float, nullable=False)
+    area = db.Column(db.Float, nullable=False)     # value × seconds, for the time-weighted mean
+    seconds = db.Column(db.Float, nullable=False)  # seconds of the hour with a value
+
+
+class ReadingDay(db.Model):
+    """A UTC day of ReadingHour rows added up, for month-long aggregates across the plant."""
+
+    __tablename__ = "reading_days"
+
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    day = db.Column(UTCDateTime(), primary_key=True)
+    metric = db.Column(db.String(64), primary_key=True)
+    readings = db.Column(db.Integer, nullable=False)
+    low = db.Column(db.Float, nullable=False)
+    high = db.Column(db.Float, nullable=False)
+    area = db.Column(db.Float, nullable=False)
+    seconds = db.Column(db.Float, nullable=False)
+
+
+class RollupProgress(db.Model):
+    """How far a machine's roll-ups are complete: every hour before rolled_to is right."""
+
+    __tablename__ = "rollup_progress"
+
+    machine_id = db.Column(db.ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    rolled_to = db.Column(UTCDateTime(), nullable=False)
+
+
+class RollupWatermark(db.Model):
+    """Readings received up to `received_to` have been looked at by the roll-up job."""
+
+    __tablename__ = "rollup_watermarks"
+
+    name = db.Column(db.String(32), primary_key=True)
+    received_to = db.Column(UTCDateTime(), nullable=False)

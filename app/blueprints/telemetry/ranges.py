@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.core.models import utcnow
 
 PRESETS = {"1h": timedelta(hours=1), "8h": timedelta(hours=8), "24h": timedelta(hours=24),
-           "7d": timedelta(days=7)}
-PRESET_LABELS = (("1h", "1 h"), ("8h", "8 h"), ("24h", "24 h"), ("7d", "7 d"))
+           "7d": timedelta(days=7), "30d": timedelta(days=30)}
+PRESET_LABELS = (("1h", "1 h"), ("8h", "8 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d"))
 PRESET_TITLES = {"1h": "Last hour", "8h": "Last 8 hours", "24h": "Last 24 hours",
-                 "7d": "Last 7 days"}
+                 "7d": "Last 7 days", "30d": "Last 30 days"}
 DEFAULT_PRESET = "8h"
 CUSTOM = "custom"
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type=datetime-local> sends and shows
@@ -96,7 +96,7 @@ class TimeRange:
 
 
 def chart_range(args, now=None, default_zone=""):
-    """The chart's range from request args: `range` = 1h/8h/24h/7d, or custom from/to.
+    """The chart's range from request args: `range` = 1h/8h/24h/7d/30d, or custom from/to.
 
     Times without an offset are in `tz`, else in `default_zone`, else UTC.
     """
@@ -106,8 +106,8 @@ def chart_range(args, now=None, default_zone=""):
     if preset in PRESETS:
         return TimeRange(now - PRESETS[preset], now, preset, zone)
     if preset != CUSTOM:
-        raise RangeError(f"Unknown range '{preset[:20]}': choose 1 h, 8 h, 24 h, 7 d or "
-                         "a custom range.")
+        raise RangeError(f"Unknown range '{preset[:20]}': choose 1 h, 8 h, 24 h, 7 d, 30 d "
+                         "or a custom range.")
     if not (args.get("from") or "").strip():
         raise RangeError("Choose when the custom range starts (From).")
     start = parse_time(args.get("from"), zone, "start")
