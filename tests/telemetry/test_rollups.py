@@ -354,3 +354,23 @@ def test_cli_rebuilds_a_range_and_refuses_bad_input(app, mill):
     unknown = runner.invoke(args=["telemetry", "rollups", "rebuild", "--since", "2026-11-01",
                                   "--machine", "NOPE"])
     assert unknown.exit_code == 2 and "No machine with the code NOPE" in unknown.output
+
+
+def test_a_corrected_reading_is_rolled_again(app, mill, make_user):
+    from app.blueprints.telemetry import stored
+
+    h = base_hour()
+    feed_four_hours(mill, h)
+    roll(h + 4 * H1 + 5 * M)
+    reading = stored.find_reading(mill.id, h + 30 * M)
+    stored.correct_reading(make_user("admin"), reading, {"temperature": 40}, "sensor swapped")
+    from app.core.extensions import db
+    db.session.commit()
+
+    run = roll(h + 4 * H1 + 6 * M)
+    assert run.machines == 1
+    t = {k[1]: v for k, v in hours_of(mill).items() if k[0] == "temperature"}
+    # 22:00: 20 for 30 min, then 40 (was 30): 20·1800 + 40·1800.
+    assert figures(t[h]) == (2, None, 20, 40, 108000, 3600)
+    # 23:00 now holds 40 all hour.
+    assert figures(t[h + H1]) == (0, 40, 40, 40, 144000, 3600)

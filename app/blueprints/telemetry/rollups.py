@@ -330,3 +330,13 @@ def rolled_to(machine_ids):
         "SELECT machine_id, rolled_to FROM rollup_progress WHERE machine_id = ANY(:ids)"),
         {"ids": list(machine_ids)}).all()
     return {m: as_utc(t) for m, t in rows}
+
+
+def reroll_from(machine_id, ts):
+    """A stored reading at `ts` was corrected or deleted: the machine's hours from that
+    hour on are rolled again by the next run (the late-data scan sees only new readings)."""
+    if not supported():
+        return
+    db.session.execute(text(
+        "UPDATE rollup_progress SET rolled_to = least(rolled_to, :hour) "
+        "WHERE machine_id = :m"), {"m": machine_id, "hour": floor_hour(ts)})

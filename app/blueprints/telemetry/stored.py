@@ -7,6 +7,7 @@ for each metric the corrected or deleted reading carried, the state takes the va
 newest stored reading that has it (one index-ordered lookup per metric), so correcting
 or deleting the latest reading shows on the screens, and an older one leaves them alone.
 Alert rules and meters are not run again: what they raised stays, with its own history.
+The roll-ups of the reading's hour onward are redone by the next roll-up run.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from app.core.extensions import db
 from app.core.models import as_utc, utcnow
 from app.realtime import publish_after_commit
 
+from . import rollups
 from .ingest import TREND_POINTS, check_values
 from .models import MachineState, Reading, ReadingCorrection
 
@@ -82,6 +84,7 @@ def _check(user, reason):
 
 
 def _record(user, reading, action, after, reason):
+    rollups.reroll_from(reading.machine_id, reading.ts)
     db.session.add(ReadingCorrection(machine_id=reading.machine_id, ts=reading.ts,
                                      action=action, before=dict(reading.values), after=after,
                                      reason=reason, actor=user, at=utcnow()))
