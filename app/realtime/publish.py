@@ -3,6 +3,7 @@ the events of one commit go out together, as one Redis message (a JSON list)."""
 
 import json
 import logging
+import time
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -11,6 +12,10 @@ from app.core.after_commit import after_commit, pending
 from app.core.extensions import redis_client
 
 log = logging.getLogger(__name__)
+
+# After a failed publish, seconds during which publishing is not tried again.
+RETRY_AFTER = 5.0
+DOWN_UNTIL = "floorline.live_down_until"
 
 
 def live_channel(prefix=None):
@@ -54,9 +59,17 @@ def pending_events():
 
 def publish_batch(events):
     """Send one commit's events at once. Redis carries only notifications, so a failure is
-    logged."""
+    logged, and for RETRY_AFTER seconds after one the events are dropped without trying:
+    each attempt against a stopped Redis costs its connection retries, which would slow
+    every commit of the plant (ingest goes on storing readings meanwhile)."""
+    app, client = current_app._get_current_object(), redis_client()
+    names = ", ".join(sorted({e["event"] for e in events}))
+    failed_client, until = app.extensions.get(DOWN_UNTIL, (None, 0.0))
+    if failed_client is client and time.monotonic() < until:
+        log.warning("live updates %s not sent: Redis unavailable", names)
+        return
     try:
-        redis_client().publish(live_channel(), json.dumps(events))
+        client.publish(live_channel(), json.dumps(events))
     except RedisError:
-        log.warning("live updates %s not sent: Redis unavailable",
-                    ", ".join(sorted({e["event"] for e in events})), exc_info=True)
+        app.extensions[DOWN_UNTIL] = (client, time.monotonic() + RETRY_AFTER)
+        log.warning("live updates %s not sent: Redis unavailable", names, exc_info=True)

@@ -100,6 +100,20 @@ def test_a_commit_succeeds_and_logs_when_redis_is_down(app, monkeypatch, caplog)
     assert "alert.changed, machine.updated" in record.getMessage()
 
 
+def test_after_a_failed_publish_redis_is_not_tried_again_for_a_while(app, monkeypatch,
+                                                                      caplog):
+    down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    monkeypatch.setitem(app.extensions, "floorline_redis", down)
+    caplog.set_level(logging.WARNING, logger="app.realtime.publish")
+    for n in range(3):
+        publish_after_commit("machine.updated", id=n)
+        db.session.commit()
+    records = [r for r in caplog.records if "not sent" in r.getMessage()]
+    # Every commit says its update was not sent; only the first one tried (its traceback).
+    assert len(records) == 3
+    assert [r.exc_info is not None for r in records] == [True, False, False]
+
+
 def test_a_commits_badge_changes_are_one_event_and_each_user_gets_theirs(app, make_user):
     first, second = make_user("shift_manager"), make_user("shift_manager")
     publish_badges("alerts", user_ids=[first.id])
