@@ -31,10 +31,23 @@ def _int(name, default):
     return int(os.environ.get(name, default))
 
 
+def _engine_options(url):
+    """A web process under gevent serves hundreds of sockets that each briefly need a
+    connection when they open (session, badges, banner, resync): a wall of screens coming
+    back after a restart outran the default pool (5 + 10, 30 s wait). PostgreSQL only;
+    2 web processes × 30 stay well under its default 100 connections."""
+    options = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options.update(pool_size=_int("DB_POOL_SIZE", 10),
+                       max_overflow=_int("DB_MAX_OVERFLOW", 20),
+                       pool_timeout=_int("DB_POOL_TIMEOUT", 60))
+    return options
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = _engine_options(SQLALCHEMY_DATABASE_URI)
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "floorline")
     LIVE_CHANNEL_PREFIX = os.environ.get("LIVE_CHANNEL_PREFIX", "live")
