@@ -286,3 +286,16 @@ def series(period, start, end, line_id=None, machine_id=None):
         stmt = stmt.where(OeeCalculation.machine_id.is_(None),
                           OeeCalculation.line_id == line_id)
     return db.session.scalars(stmt.order_by(OeeCalculation.starts_at)).all()
+
+
+def line_shifts_on(day):
+    """line id → the stored shift buckets of the lines that started on the plant day."""
+    start, end = day_bounds(day)
+    rows = db.session.scalars(select(OeeCalculation).where(
+        OeeCalculation.period == "shift", OeeCalculation.machine_id.is_(None),
+        OeeCalculation.starts_at >= start, OeeCalculation.starts_at < end)
+        .order_by(OeeCalculation.starts_at)).all()
+    out = {}
+    for row in rows:
+        out.setdefault(row.line_id, []).append(row)
+    return out

@@ -5,11 +5,17 @@ Each flushes, never commits, and raises ValidationFailed with a message a manage
 on; nothing is changed when it does.
 """
 
+from datetime import date, timedelta
+
 from sqlalchemy import select
 
+from app.blueprints.machines.models import Line
 from app.core.errors import ValidationFailed
 from app.core.extensions import db
+from app.core.models import utcnow
+from app.jobs.queue import enqueue_after_commit
 
+from .calendar import day_bounds, local_day
 from .models import (
     CLOSING_KINDS,
     EXCEPTION_KINDS,
@@ -24,6 +30,9 @@ from .models import (
 )
 
 MINUTES_A_DAY = 24 * 60
+# A calendar edit redoes the stored OEE of its lines this far back at most (a job, after
+# commit); history older than that keeps the figures it was reported with.
+RECOMPUTE_DAYS = 92
 
 
 def _minutes(clock):
@@ -128,6 +137,7 @@ def save_shift(pattern, shift, name, starts, ends, days):
         shift.pattern = pattern
         db.session.add(shift)
     db.session.flush()
+    pattern_changed(pattern)
     return shift
 
 
@@ -169,12 +179,52 @@ def save_break(shift, stop, name, starts, ends):
         stop.shift = shift
         db.session.add(stop)
     db.session.flush()
+    pattern_changed(shift.pattern)
     return stop
 
 
-def delete_row(row):
-    db.session.delete(row)
+def delete_shift(shift):
+    pattern = shift.pattern
+    pattern.shifts.remove(shift)
     db.session.flush()
+    pattern_changed(pattern)
+
+
+def delete_break(stop):
+    shift = stop.shift
+    shift.breaks.remove(stop)
+    db.session.flush()
+    pattern_changed(shift.pattern)
+
+
+def calendar_changed(lines, first_day, last_day=None):
+    """Have the OEE of these lines redone for the days a calendar edit touched (a day
+    before, for night shifts that run into them), up to now, after commit."""
+    today = local_day(utcnow())
+    start_day = max(first_day - timedelta(days=1), today - timedelta(days=RECOMPUTE_DAYS))
+    end_day = min(last_day or today, today)
+    if start_day > end_day:
+        return
+    start, end = day_bounds(start_day)[0], day_bounds(end_day)[1]
+    for line in lines:
+        enqueue_after_commit("app.jobs.production.recompute_line", line.id,
+                             start.isoformat(), end.isoformat())
+
+
+def lines_of_pattern(pattern):
+    return db.session.scalars(select(Line).join(LinePattern, LinePattern.line_id == Line.id)
+                              .where(LinePattern.pattern_id == pattern.id).distinct()).all()
+
+
+def pattern_changed(pattern):
+    """A shift or break of the pattern changed: its lines, back as far as we redo."""
+    calendar_changed(lines_of_pattern(pattern), date.min + timedelta(days=1))
+
+
+def exception_lines(exception):
+    if exception.line is not None:
+        return [exception.line]
+    return db.session.scalars(select(Line).order_by(Line.code)).all()
 
 
 # --- line assignments and exceptions --------------------------------------------------------
@@ -196,7 +246,29 @@ def assign_pattern(line, pattern, effective_from):
     assignment = LinePattern(line=line, pattern=pattern, effective_from=effective_from)
     db.session.add(assignment)
     db.session.flush()
+    calendar_changed([line], effective_from)
     return assignment
+
+
+def remove_assignment(assignment):
+    calendar_changed([assignment.line], assignment.effective_from)
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+def line_overview(day):
+    """Every line with the pattern it works to on `day` (None: it plans nothing)."""
+    lines = db.session.scalars(select(Line).order_by(Line.code)).all()
+    assignments = db.session.scalars(select(LinePattern).where(
+        LinePattern.effective_from <= day).order_by(LinePattern.effective_from)).all()
+    current = {a.line_id: a.pattern for a in assignments}  # the latest wins
+    return [{"line": line, "pattern": current.get(line.id)} for line in lines]
+
+
+def upcoming_exceptions(day, limit=10):
+    return db.session.scalars(select(CalendarException).where(
+        CalendarException.last_day >= day).order_by(CalendarException.first_day)
+        .limit(limit)).all()
 
 
 def exceptions_ordered():
@@ -227,13 +299,23 @@ def save_exception(exception, kind, name, first_day, last_day, line=None, starts
             errors["ends"] = "The added time cannot end when it starts."
     if errors:
         raise ValidationFailed(errors)
+    before = (exception_lines(exception), exception.first_day, exception.last_day) \
+        if exception.id else ([], first_day, last_day)
     exception.kind, exception.name, exception.line = kind, name, line
     exception.first_day, exception.last_day = first_day, last_day
     exception.starts, exception.ends = starts, ends
     if exception.id is None:
         db.session.add(exception)
     db.session.flush()
+    lines = {line.id: line for line in [*before[0], *exception_lines(exception)]}
+    calendar_changed(lines.values(), min(before[1], first_day), max(before[2], last_day))
     return exception
+
+
+def delete_exception(exception):
+    calendar_changed(exception_lines(exception), exception.first_day, exception.last_day)
+    db.session.delete(exception)
+    db.session.flush()
 
 
 # --- products -------------------------------------------------------------------------------
@@ -292,7 +374,21 @@ def set_ideal_cycle(product, seconds, line=None, machine=None):
         db.session.add(cycle)
     cycle.seconds = seconds
     db.session.flush()
+    _cycle_changed(cycle)
     return cycle
+
+
+def delete_cycle(cycle):
+    _cycle_changed(cycle)
+    cycle.product.cycles.remove(cycle)
+    db.session.flush()
+
+
+def _cycle_changed(cycle):
+    """Performance everywhere the cycle applies is redone, as far back as we redo."""
+    line = cycle.line or (cycle.machine.line if cycle.machine else None)
+    if line is not None:
+        calendar_changed([line], date.min + timedelta(days=1))
 
 
 # --- reasons --------------------------------------------------------------------------------
