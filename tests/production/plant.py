@@ -1,20 +1,12 @@
 """A small plant for the production tests: one line, one machine, a weekly 3 × 8 pattern,
-a product and a reason tree. Plant zone: Europe/Berlin (the default PLANT_TIMEZONE)."""
+a product and a reason tree. Plant zone: Europe/Berlin (the default PLANT_TIMEZONE).
+Loaded as a pytest plugin by tests/conftest.py, so, like the factories, it imports the app
+inside the fixture: the database URL is set after plugins load.
+"""
 
 from datetime import date, time
 
 import pytest
-
-from app.blueprints.production import setup
-from app.blueprints.production.models import (
-    Product,
-    Reason,
-    ReasonCategory,
-    Shift,
-    ShiftBreak,
-    ShiftPattern,
-)
-from app.core.extensions import db
 
 MON_TO_FRI = [1, 2, 3, 4, 5]
 
@@ -23,6 +15,17 @@ MON_TO_FRI = [1, 2, 3, 4, 5]
 def plant(make_line, make_machine):
     """Early 06–14 with a 10:00–10:30 break, Late 14–22, Night 22–06, Monday to Friday;
     product P-1 at an ideal 30 s a piece on the line."""
+    from app.blueprints.production import setup
+    from app.blueprints.production.models import (
+        Product,
+        Reason,
+        ReasonCategory,
+        Shift,
+        ShiftBreak,
+        ShiftPattern,
+    )
+    from app.core.extensions import db
+
     line = make_line(code="L-A", name="Line A")
     machine = make_machine(code="PRESS-1", line=line)
     pattern = setup.save_pattern(ShiftPattern(), "3 x 8 weekdays", 7)
