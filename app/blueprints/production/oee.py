@@ -91,9 +91,9 @@ def _floor_hour(moment):
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def buckets_touching(line_id, start, end, zone):
-    """The hours, shift instances and plant days that [start, end] touches (a moment, when
-    start == end, touches the buckets it lies in)."""
+def buckets_touching(instances, start, end, zone):
+    """The hours, shift instances (of `instances`) and plant days that [start, end] touches
+    (a moment, when start == end, touches the buckets it lies in)."""
     end = max(end, start + timedelta(microseconds=1))
     out = []
     hour = _floor_hour(start)
@@ -101,8 +101,9 @@ def buckets_touching(line_id, start, end, zone):
         out.append(Bucket("hour", hour, hour + HOUR,
                           hour.astimezone(zone).strftime("%Y-%m-%d %H:00")))
         hour += HOUR
-    for instance in shift_instances(line_id, start, end, zone):
-        out.append(Bucket("shift", instance.start, instance.end, instance.label))
+    for instance in instances:
+        if instance.start < end and instance.end > start:
+            out.append(Bucket("shift", instance.start, instance.end, instance.label))
     day = local_day(start, zone)
     while day <= local_day(end - timedelta(microseconds=1), zone):
         out.append(Bucket("day", *day_bounds(day, zone), day.isoformat()))
@@ -113,11 +114,10 @@ def buckets_touching(line_id, start, end, zone):
 class MachineMeasure:
     """What one machine's buckets need, loaded once per refresh."""
 
-    def __init__(self, machine, start, end, zone):
-        self.machine, self.zone = machine, zone
+    def __init__(self, machine, instances):
+        self.machine, self.instances = machine, instances
         self.now = utcnow()
         self.threshold = current_app.config["SMALL_STOP_SECONDS"]
-        self.instances = shift_instances(machine.line_id, start, end, zone)
         self.cycles = _ideal_cycles(machine)
 
     def _instances(self, bucket):
@@ -248,14 +248,16 @@ def refresh(machines, start, end=None):
     for machine in machines:
         if machine.line_id is not None:
             by_line.setdefault(machine.line_id, []).append(machine)
+    # The calendar once per line, wide enough for the plant days the range touches.
+    wide_start = day_bounds(local_day(start, zone) - DAY, zone)[0]
+    wide_end = day_bounds(local_day(end, zone) + DAY, zone)[1]
     for line_id, members in by_line.items():
-        buckets = buckets_touching(line_id, start, end, zone)
+        instances = shift_instances(line_id, wide_start, wide_end, zone)
+        buckets = buckets_touching(instances, start, end, zone)
         _drop_stale_shifts(line_id, [m.id for m in members], start,
                            max(end, start + timedelta(microseconds=1)), buckets)
-        first = min(b.start for b in buckets)
-        last = max(b.end for b in buckets)
         for machine in members:
-            measure = MachineMeasure(machine, first, last, zone)
+            measure = MachineMeasure(machine, instances)
             for bucket in buckets:
                 _store({"machine_id": machine.id}, line_id, machine.id, bucket,
                        measure.sums(bucket))
