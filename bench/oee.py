@@ -32,6 +32,7 @@ from bench.common import bench_redis, fresh_database, log, pct, run  # noqa: E40
 BIN = Path(sys.executable).parent
 DB_NAME = "floorline_bench_oee"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+QUEUE = "floorline-bench-oee"
 LINES = 50
 DAYS = 30
 SHIFT_START = datetime(2026, 11, 2, 5, tzinfo=UTC)  # Monday 2 Nov 2026, Early, 06:00 CET
@@ -43,6 +44,9 @@ def setup():
     env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": url}
     run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env)
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = dsn, url
+    # Calendar edits enqueue recompute jobs: into a queue of the bench's own, emptied at
+    # the end, not a queue someone's worker reads.
+    os.environ["RQ_QUEUE"] = QUEUE
     return service
 
 
@@ -188,6 +192,8 @@ def main():
             n = fill_series(lines)
             log(f"{n} series rows written")
             every_line, one_line = time_reads(lines, args.repeats)
+            from app.core.extensions import job_queue
+            job_queue().empty()
     finally:
         if service:
             service.stop()
