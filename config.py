@@ -119,6 +119,12 @@ class Config:
     OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
     OPENAI_TIMEOUT = float(os.environ.get("OPENAI_TIMEOUT", "20"))
 
+    # Production (docs/oee.md). Shifts are wall-clock times in the plant's zone; everything
+    # is stored in UTC. A stop shorter than the small-stop threshold is a performance loss
+    # (the line still counts as running), a longer one an availability loss.
+    PLANT_TIMEZONE = os.environ.get("PLANT_TIMEZONE", "Europe/Berlin")
+    SMALL_STOP_SECONDS = _int("SMALL_STOP_SECONDS", 300)
+
 
 class TestConfig(Config):
     TESTING = True

@@ -12,7 +12,7 @@ from app.core.extensions import csrf, db, login_manager, migrate, sock
 from config import INSTANCE_DIR, Config
 
 BLUEPRINTS = ("auth", "machines", "telemetry", "dashboard", "ops", "api", "logbook", "alerts",
-              "andon", "tasks", "notifications")
+              "andon", "tasks", "notifications", "production")
 
 
 def create_app(config=Config):

@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 from scripts import services as throwaway  # noqa: E402
 
 CHOSEN = {}
-# The make_* factories, and Chromium and page fixtures for the browser tests.
-pytest_plugins = ["tests.factories", "tests.browser_support"]
+# The make_* factories, Chromium and page fixtures for the browser tests, and the small
+# plant of the production tests (not a tests/production/conftest.py: a second module named
+# conftest would shadow this one for tests that import from it).
+pytest_plugins = ["tests.factories", "tests.browser_support", "tests.production.plant"]
 
 
 def _pg_test_url(url):

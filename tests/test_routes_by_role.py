@@ -256,6 +256,33 @@ ROUTES = {
     "tasks.edit_plan": MANAGERS,
     "tasks.deactivate_plan": MANAGERS,
     "tasks.reactivate_plan": MANAGERS,
+    "production.index": PLANT,
+    "production.patterns": PLANT,
+    "production.new_pattern": MANAGERS,
+    "production.show_pattern": PLANT,
+    "production.edit_pattern": MANAGERS,
+    "production.new_shift": MANAGERS,
+    "production.edit_shift": MANAGERS,
+    "production.delete_shift": MANAGERS,
+    "production.new_break": MANAGERS,
+    "production.delete_break": MANAGERS,
+    "production.new_assignment": MANAGERS,
+    "production.delete_assignment": MANAGERS,
+    "production.exceptions": PLANT,
+    "production.new_exception": MANAGERS,
+    "production.edit_exception": MANAGERS,
+    "production.delete_exception": MANAGERS,
+    "production.products": PLANT,
+    "production.new_product": MANAGERS,
+    "production.show_product": PLANT,
+    "production.edit_product": MANAGERS,
+    "production.set_cycle": MANAGERS,
+    "production.delete_cycle": MANAGERS,
+    "production.reasons": PLANT,
+    "production.new_category": MANAGERS,
+    "production.edit_category": MANAGERS,
+    "production.new_reason": MANAGERS,
+    "production.edit_reason": MANAGERS,
 }
 
 
@@ -304,6 +331,7 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
     plan = make_plan(machine, title="Monthly service", days=30)
     task = make_task(machine, plan=plan, assignees=[])
     key, _ = keys.create_api_key(make_user("admin"), "MES", "viewer")
+    production = _production_world(line)
     db.session.commit()
     return {"machine_id": machine.id, "type_id": machine_type.id,
             "metric_id": machine_type.metrics[0].id, "line_id": line.id,
@@ -314,7 +342,39 @@ def world(make_user, make_machine, make_machine_type, make_line, make_issue, mak
             "level_id": level.id, "task_id": task.id, "plan_id": plan.id,
             "key_id": key.id,
             "filename": "css/app.css", "section": "history",
-            "page": "users", "rest": "new", "_line": line}
+            "page": "users", "rest": "new", "_line": line, **production}
+
+
+def _production_world(line):
+    """The production pages: a pattern with a shift and a break on the line, an exception,
+    a product with a cycle time, a reason in a category."""
+    from datetime import date, time
+
+    from app.blueprints.production import setup
+    from app.blueprints.production.models import (
+        CalendarException,
+        Product,
+        Reason,
+        ReasonCategory,
+        Shift,
+        ShiftBreak,
+        ShiftPattern,
+    )
+
+    pattern = setup.save_pattern(ShiftPattern(), "Weekdays", 7)
+    shift = setup.save_shift(pattern, Shift(), "Early", time(6), time(14), [1, 2, 3, 4, 5])
+    stop = setup.save_break(shift, ShiftBreak(), "Lunch", time(10), time(10, 30))
+    assignment = setup.assign_pattern(line, pattern, date(2026, 1, 1))
+    exception = setup.save_exception(CalendarException(), "holiday", "Christmas",
+                                     date(2026, 12, 24), date(2026, 12, 26))
+    product = setup.save_product(Product(), "P-1", "Bracket")
+    cycle = setup.set_ideal_cycle(product, 30, line=line)
+    category = setup.save_category(ReasonCategory(), "Mechanical")
+    reason = setup.save_reason(Reason(), category, "Tool breakage", "breakdown")
+    return {"pattern_id": pattern.id, "shift_id": shift.id, "break_id": stop.id,
+            "assignment_id": assignment.id, "exception_id": exception.id,
+            "product_id": product.id, "cycle_id": cycle.id, "category_id": category.id,
+            "reason_id": reason.id}
 
 
 def _png(colour):

@@ -11,7 +11,8 @@ import importlib
 
 from rq.worker import Worker
 
-JOB_MODULES = ("ai", "alerts", "andon", "housekeeping", "maintenance", "ocr", "polling", "rollups")
+JOB_MODULES = ("ai", "alerts", "andon", "housekeeping", "maintenance", "ocr", "polling",
+               "production", "rollups")
 
 
 class WarmWorker(Worker):

@@ -1,5 +1,12 @@
-"""Production: downtime records for now (lines, shifts, counts and OEE come later).
+"""Production domain (/production): shift calendars, products and ideal cycle times, the
+downtime reason tree, downtimes, counts and the OEE series (docs/oee.md)."""
 
-No pages yet, so no blueprint: the logbook and andon open and close downtime through
-services.py.
-"""
+from flask import Blueprint
+
+from app.blueprints.auth import roles
+from app.core.navigation import nav_entry
+
+bp = Blueprint("production", __name__, url_prefix="/production")
+nav_entry(65, "Production", "production.index", roles.PLANT_WIDE)
+
+from . import views  # noqa: E402,F401
