@@ -16,7 +16,12 @@ MACHINES = "/api/v1/machines"
 
 @pytest.fixture
 def limit(app, monkeypatch):
-    """`limit(3)`: three API calls a minute per caller for this test."""
+    """`limit(3)`: three API calls a minute per caller for this test. Counters start
+    empty: ids restart when a test truncates the tables, so `user:1` may have been counted
+    by an earlier test within the minute."""
+    monkeypatch.setitem(app.config, "API_REDIS_PREFIX",
+                        f"{app.config['API_REDIS_PREFIX']}:{secrets.token_hex(4)}")
+
     def set_limit(per_minute, name="API_RATE_LIMIT_PER_MINUTE"):
         monkeypatch.setitem(app.config, name, per_minute)
     return set_limit
