@@ -60,7 +60,7 @@ def demo_specs():
 def open_socket(base_url, username, query=""):
     """A logged-in /ws socket (query e.g. "?resync=notifications") and its first message,
     sent once the server has subscribed: (socket, hello)."""
-    from simple_websocket import Client
+    from tests.ws_client import Client
 
     ws = Client.connect(ws_url(base_url) + query,
                         headers={"Cookie": session_cookie(base_url, username)})

@@ -9,7 +9,7 @@ import jsonschema_rs
 import jwt
 import pytest
 import requests
-from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionClosed
 
 from app.blueprints.alerts import alert_services, rules
 from app.blueprints.alerts.models import AlertRule
@@ -17,6 +17,7 @@ from app.blueprints.auth import services as auth_services
 from app.blueprints.telemetry.ingest import ingest
 from app.core.extensions import db
 from tests.helpers import PASSWORD
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from flask import render_template_string
 from redis import Redis
-from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
 from app.blueprints.alerts import rules
@@ -31,6 +31,7 @@ from app.realtime import (
 from app.realtime.publish import live_channel
 from app.realtime.renderers import RENDERERS, render_event
 from tests.helpers import PASSWORD, open_socket, receive_until, ws_url
+from tests.ws_client import Client
 
 
 def _subscribed():

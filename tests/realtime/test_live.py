@@ -2,12 +2,13 @@
 
 
 import pytest
-from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionClosed
 
 from app.blueprints.machines import services
 from app.core.extensions import db
 from tests.helpers import session_cookie as _session_cookie
 from tests.helpers import ws_url as _ws_url
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from simple_websocket import Client
 
 from app.blueprints.machines import services
 from app.blueprints.machines.models import Metric
@@ -13,6 +12,7 @@ from app.core.extensions import db
 from tests.helpers import session_cookie as _session_cookie
 from tests.helpers import text_of
 from tests.helpers import ws_url as _ws_url
+from tests.ws_client import Client
 
 
 @pytest.fixture
