@@ -30,11 +30,16 @@ TASK_CREATORS = frozenset({"admin", "production_manager", "shift_manager", "engi
 PUBLIC = "public"      # anyone, logged in or not
 SOCKET = "socket"      # the /ws route, tested over a real socket in test_live.py
 API = "api"            # bearer tokens, not the session: tests/api/test_api_roles.py
+# Admins, or the monitoring token (tests/ops/test_health.py); JSON 401 for anonymous callers
+MONITORING = "monitoring"
 
 # endpoint → who may use it. Anonymous visitors are sent to the login page for all but PUBLIC.
 ROUTES = {
     "static": PUBLIC,
     "ops.health": PUBLIC,
+    "ops.ready": PUBLIC,
+    "ops.detailed": MONITORING,
+    "ops.health_page": ADMIN,
     "auth.login": PUBLIC,
     "api.ingest": PUBLIC,  # machines sign each request instead of logging in
     "api-docs.openapi_json": PUBLIC,
@@ -406,6 +411,9 @@ def _problem(endpoint, method, url, role, response):
     to_login = status == 302 and "/auth/login" in response.headers.get("Location", "")
     if allowed == PUBLIC:
         return None if status < 500 else "server error"
+    if allowed == MONITORING:
+        expected = 401 if role is None else 200 if role == "admin" else 403
+        return None if status == expected else f"expected {expected}, got {status}"
     if role is None:
         return None if to_login else f"anonymous got {status}, expected a redirect to login"
     if role in allowed:
