@@ -178,10 +178,11 @@ def _check_operators(operators, field):
 
 
 def save_line(line, code, name, department=None, operators=None):
+    if operators is not None:  # checked before anything changes (and before autoflush)
+        _check_operators(operators, "operators")
     _set_code_and_name(line, code, name)
     line.department = department
     if operators is not None:
-        _check_operators(operators, "operators")
         line.operators = list(operators)
     db.session.add(line)
     db.session.flush()
