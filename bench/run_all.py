@@ -46,12 +46,39 @@ def run_scenario(name, quick):
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     path = report.RESULTS_DIR / f"{name}.json"
     result = None
-    if path.exists():
-        data = json.loads(path.read_text())
-        if data.get("finished", 0) >= started:
-            result = data
+    if path.exists() and path.stat().st_mtime >= started:  # written by this run
+        result = normalised(json.loads(path.read_text()))
     return {"name": name, "returncode": done.returncode, "seconds": time.time() - started,
             "result": result}
+
+
+def _shown(value, p50=None):
+    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else (
+        f"{value:,}" if isinstance(value, int) else str(value))
+    return f"{text} (p50 {p50:,.2f})" if p50 is not None else text
+
+
+def normalised_row(r):
+    """A scenario's row in report.row's shape. The live-layer and history scenarios write
+    {figure, value, ...} or {name, figure: number, ...}; the ingest ones report.row."""
+    if "measured" in r:
+        return r
+    if "name" in r:  # bench/history.py
+        label, value = r["name"], r["figure"]
+    else:
+        label, value = r["figure"], r.get("value")
+    return report.row(label, _shown(value, r.get("p50")), r.get("unit", ""),
+                      r.get("target") or "(info)", r.get("met"),
+                      value=value if isinstance(value, int | float) else None)
+
+
+def normalised(data):
+    machine = data.get("machine") or {"cores": data.get("cores"),
+                                      "app_commit": data.get("commit")}
+    if "load_1min" in machine:
+        machine = {**machine, "load_before": machine["load_1min"],
+                   "load_after": machine["load_1min"]}
+    return {**data, "machine": machine, "rows": [normalised_row(r) for r in data["rows"]]}
 
 
 def combined_rows(outcomes):
