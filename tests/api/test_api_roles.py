@@ -110,6 +110,12 @@ ROUTES = {
     "api.dashboard_lines": ALL,
     "api.dashboard_line_status": ALL,
     "api.dashboard_metrics": ALL,
+    # OEE: production's readers (operators: the lines of their machines); recompute: managers.
+    "api.dashboard_line_oee": ALL,
+    "api.line_oee": ALL,
+    "api.current_oee": ALL,
+    "api.daily_summary": ALL,
+    "api.calculate_oee": MANAGERS,
     "api.list_notifications": ALL,
     "api.mark_notification_read": ALL,
     "api.mark_all_notifications_read": ALL,

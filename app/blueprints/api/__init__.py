@@ -31,6 +31,7 @@ from . import (  # noqa: E402,F401
                machine_types,
                machines,
                notifications,
+               oee,
                places,
                plans,
                readings,

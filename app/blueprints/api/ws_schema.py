@@ -47,6 +47,32 @@ NOTIFICATION = _object({
     "read_at": {"type": ["string", "null"], "format": "date-time"},
 })
 
+OEE_UPDATE = _object({
+    "line": _ref("LineRef"),
+    "machine": {"oneOf": [_ref("MachineRef"), {"type": "null"}],
+                "description": "The machine whose buckets these are; null for the line's."},
+    "start": {"type": "string", "format": "date-time"},
+    "end": {"type": "string", "format": "date-time"},
+    "buckets": {"type": "array", "items": _ref("OeeBucket"),
+                "description": "The stored buckets the change touched, newest first."},
+    "truncated": {"type": "boolean",
+                  "description": "More buckets changed (a wide recompute): read them with "
+                                 "GET /oee/lines/{id}."},
+})
+
+DOWNTIME = _object({
+    "id": {"type": "integer"},
+    "action": {"enum": ["opened", "closed", "recorded", "reason_set"]},
+    "machine": _ref("MachineRef"),
+    "started_at": {"type": "string", "format": "date-time"},
+    "ended_at": {"type": ["string", "null"], "format": "date-time"},
+    "source": {"type": "string"},
+    "note": {"type": "string"},
+    "reason": {"oneOf": [{"type": "null"}, _object({
+        "id": {"type": "integer"}, "name": {"type": "string"}, "loss": {"type": "string"},
+        "planned": {"type": "boolean"}})]},
+})
+
 # Server event type → the schema of its `data`.
 EVENT_DATA = {
     "equipment_status_update": _ref("Equipment"),
@@ -56,6 +82,8 @@ EVENT_DATA = {
     "alert_update": _ref("Alert"),
     "task_update": _ref("Task"),
     "notification": _ref("WsNotification"),
+    "oee_update": _ref("WsOeeUpdate"),
+    "downtime_event": _ref("WsDowntime"),
 }
 
 SNAPSHOT = _object({
@@ -100,6 +128,8 @@ COMPONENTS = {
     "WsSnapshot": SNAPSHOT,
     "WsLineStatus": LINE_STATUS,
     "WsNotification": NOTIFICATION,
+    "WsOeeUpdate": OEE_UPDATE,
+    "WsDowntime": DOWNTIME,
 }
 
 

@@ -9,4 +9,4 @@ from app.core.navigation import nav_entry
 bp = Blueprint("production", __name__, url_prefix="/production")
 nav_entry(65, "Production", "production.index", roles.PLANT_WIDE)
 
-from . import views  # noqa: E402,F401
+from . import live, views  # noqa: E402,F401

@@ -26,6 +26,7 @@ from app.core.extensions import db
 from app.core.models import utcnow
 
 from . import intervals as iv
+from . import live
 from .calendar import DAY, day_bounds, local_day, plant_zone, shift_instances
 from .models import Downtime, IdealCycle, OeeCalculation, ProductionCount
 
@@ -266,6 +267,9 @@ def refresh(machines, start, end=None):
             _store({"machine_id": None, "line_id": line_id}, line_id, None, bucket,
                    _line_sums(line_id, bucket))
     db.session.flush()
+    if by_line:
+        live.announce_oee([m for ms in by_line.values() for m in ms], start,
+                          max(end, start + timedelta(microseconds=1)))
 
 
 def refresh_line(line, start, end):
