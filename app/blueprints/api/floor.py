@@ -42,8 +42,8 @@ from .equipment import CONNECTIVITY, EquipmentSchema, equipment_of, machine_by_c
 from .errors import JsonError
 from .issues import IssueSchema
 from .machines import LineRefSchema, MachineSchema
-from .rows import created, get_visible
-from .tasks import TaskDetailSchema, TaskInput, _people
+from .rows import get_visible
+from .tasks import TaskDetailSchema, TaskInput, make_task
 from .tokens import token_required
 
 LINE_STATES = ["andon", "attention", "running", "empty"]
@@ -214,13 +214,7 @@ def equipment_faults(code):
 def schedule_maintenance(values, code):
     """A maintenance task for the machine (as POST /tasks: managers, engineers,
     maintenance)."""
-    machine = _visible_by_code(code)
-    ids = values.get("assignee_ids")
-    task = tasks.create_task(
-        machine, values["title"], values.get("description", ""),
-        priority=values.get("priority", "medium"), due_at=values.get("due_at"),
-        actor=g.api_user, assignees=_people(ids) if ids else None)
-    return created(task, "api.get_task", task_id=task.id)
+    return make_task(_visible_by_code(code), values)
 
 
 # --- dashboard ----------------------------------------------------------------------------

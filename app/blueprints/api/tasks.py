@@ -153,9 +153,15 @@ def list_tasks(args):
 @bp.response(201, TaskDetailSchema)
 def create_task(values):
     """Make a task by hand (managers, engineers, maintenance)."""
+    return make_task(_machine(values["machine_id"]), values)
+
+
+def make_task(machine, values):
+    """Create a task on `machine` from a TaskInput's values; the 201 answer (also
+    POST /equipment/{code}/maintenance)."""
     ids = values.get("assignee_ids")
     task = services.create_task(
-        _machine(values["machine_id"]), values["title"], values.get("description", ""),
+        machine, values["title"], values.get("description", ""),
         priority=values.get("priority", "medium"), due_at=values.get("due_at"),
         actor=g.api_user, assignees=_people(ids) if ids else None)
     return created(task, "api.get_task", task_id=task.id)
